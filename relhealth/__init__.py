@@ -1,0 +1,107 @@
+"""relhealth: relationship health for B2B accounts and partners.
+
+``create_app`` is the application factory; everything else hangs off the app it returns.
+"""
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.routing import IntegerConverter
+
+from relhealth.config import instance_secret_key, load_settings, sqlalchemy_url
+from relhealth.core.schemas import MAX_ID
+from relhealth.paths import resource_dir
+
+
+class IdConverter(IntegerConverter):
+    """``<id:name>`` in a URL: a positive id that fits the database column (else 404)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        super().__init__(url_map, min=1, max=MAX_ID)
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: settings from ``RELHEALTH_*`` variables, then ``config`` on top."""
+    instance_path = os.environ.get("RELHEALTH_INSTANCE_PATH") or None
+    app = Flask(
+        __name__,
+        instance_path=str(Path(instance_path).resolve()) if instance_path else None,
+        instance_relative_config=True,
+        template_folder=str(resource_dir("templates")),
+        static_folder="web/static",
+    )
+    configure(app, config or {})
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_commands(app)
+    return app
+
+
+def configure(app: Flask, config: dict[str, Any]) -> None:
+    settings = {**load_settings(), **config}
+    app.config.update(settings)
+    instance = Path(app.instance_path)
+    app.config["SQLALCHEMY_DATABASE_URI"] = sqlalchemy_url(settings["DATABASE_URL"], instance)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        instance.mkdir(parents=True, exist_ok=True)
+    app.config["SECRET_KEY"] = settings["SECRET_KEY"] or instance_secret_key(instance)
+    app.config.update(
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings["SECURE_COOKIES"],
+        REMEMBER_COOKIE_SECURE=settings["SECURE_COOKIES"],
+        API_TITLE="relhealth",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="/api/v1/docs/assets/",
+    )
+    app.url_map.converters["id"] = IdConverter
+
+
+def register_extensions(app: Flask) -> None:
+    from relhealth import models  # noqa: F401 -- every model registered before mappers configure
+    from relhealth.extensions import api, csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(resource_dir("migrations")))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    api.init_app(app)
+    api.register_converter(
+        IdConverter, lambda _converter: {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+    )
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    api.spec.options["security"] = [{"bearerAuth": []}]
+
+
+def register_blueprints(app: Flask) -> None:
+    from relhealth.accounts import api as accounts_api
+    from relhealth.accounts import views as accounts_views
+    from relhealth.auth import api as auth_api
+    from relhealth.auth import views as auth_views
+    from relhealth.extensions import api, csrf
+    from relhealth.web import views as web_views
+
+    # Token-authenticated API blueprints: no cookies, so no CSRF token.
+    for blueprint in (auth_api.blp, *accounts_api.blueprints):
+        api.register_blueprint(blueprint)
+        csrf.exempt(blueprint)
+    for blueprint in (web_views.bp, auth_views.bp, accounts_views.bp):
+        app.register_blueprint(blueprint)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from relhealth.web.errors import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from relhealth.cli import register
+
+    register(app)

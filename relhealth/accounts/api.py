@@ -1,0 +1,242 @@
+"""REST resources: accounts, people, relationships and account teams."""
+
+from flask.views import MethodView
+
+from relhealth.accounts import schemas, service
+from relhealth.auth.api import api_blueprint, api_user
+from relhealth.auth.permissions import account_access
+from relhealth.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from relhealth.core.schemas import EndArgs, sort_keys
+from relhealth.core.time import today_utc
+from relhealth.extensions import db
+
+accounts_blp = api_blueprint("accounts", __name__, "/accounts", "Customer and partner accounts.")
+people_blp = api_blueprint("people", __name__, "/people", "Stakeholders on both sides.")
+relationships_blp = api_blueprint(
+    "relationships", __name__, "/relationships", "Who relates to whom."
+)
+team_blp = api_blueprint("team", __name__, "/accounts", "Our people on each account's team.")
+
+blueprints = (accounts_blp, people_blp, relationships_blp, team_blp)
+PAGING = {"page_size": DEFAULT_PAGE_SIZE, "max_page_size": MAX_PAGE_SIZE}
+
+
+def _list(pagination_parameters, args, default_sort, lister):
+    sort = sort_keys(args, default_sort)
+    items, total = lister(
+        db.session,
+        api_user(),
+        args,
+        sort,
+        pagination_parameters.page,
+        pagination_parameters.page_size,
+    )
+    pagination_parameters.item_count = total
+    return items
+
+
+def _end_on(args) -> object:
+    return args.get("on") or today_utc()
+
+
+@accounts_blp.route("")
+class Accounts(MethodView):
+    @accounts_blp.arguments(schemas.AccountListArgs, location="query")
+    @accounts_blp.response(200, schemas.AccountSchema(many=True))
+    @accounts_blp.paginate(**PAGING)
+    def get(self, args, pagination_parameters):
+        """List accounts you may see
+
+        Filters: kind, tier, relationship_type, owner (user id), active, q (name contains).
+        Sort by name, kind, tier, annual_value, lifetime_value, renewal_date, created_at.
+        """
+        return _list(pagination_parameters, args, ("name",), service.list_accounts)
+
+    @accounts_blp.arguments(schemas.AccountArgs)
+    @accounts_blp.response(201, schemas.AccountSchema)
+    def post(self, data):
+        """Create an account"""
+        account = service.create_account(db.session, api_user(), data)
+        db.session.commit()
+        return account
+
+
+@accounts_blp.route("/<id:account_id>")
+class AccountById(MethodView):
+    @accounts_blp.response(200, schemas.AccountSchema)
+    def get(self, account_id):
+        """Get an account"""
+        return account_access(db.session, api_user(), account_id)
+
+    @accounts_blp.arguments(schemas.AccountArgs(partial=True))
+    @accounts_blp.response(200, schemas.AccountSchema)
+    def patch(self, data, account_id):
+        """Change an account"""
+        account = account_access(db.session, api_user(), account_id, write=True)
+        service.update_account(db.session, api_user(), account, data)
+        db.session.commit()
+        return account
+
+
+@accounts_blp.route("/<id:account_id>/end")
+class AccountEnd(MethodView):
+    @accounts_blp.arguments(EndArgs)
+    @accounts_blp.response(200, schemas.AccountSchema)
+    def post(self, args, account_id):
+        """End an account (kept for history)"""
+        account = account_access(db.session, api_user(), account_id, write=True)
+        service.end_account(db.session, account, _end_on(args))
+        db.session.commit()
+        return account
+
+
+@people_blp.route("")
+class People(MethodView):
+    @people_blp.arguments(schemas.PersonListArgs, location="query")
+    @people_blp.response(200, schemas.PersonSchema(many=True))
+    @people_blp.paginate(**PAGING)
+    def get(self, args, pagination_parameters):
+        """List people you may see
+
+        Filters: account, side, seniority, role, active, q (name, e-mail or title contains).
+        Sort by last_name, first_name, email, seniority (ladder order), created_at.
+        """
+        return _list(pagination_parameters, args, ("last_name",), service.list_people)
+
+    @people_blp.arguments(schemas.PersonArgs)
+    @people_blp.response(201, schemas.PersonSchema)
+    def post(self, data):
+        """Add a person"""
+        person = service.create_person(db.session, api_user(), data)
+        db.session.commit()
+        return person
+
+
+@people_blp.route("/<id:person_id>")
+class PersonById(MethodView):
+    @people_blp.response(200, schemas.PersonSchema)
+    def get(self, person_id):
+        """Get a person"""
+        return service.get_person(db.session, api_user(), person_id)
+
+    @people_blp.arguments(schemas.PersonUpdateArgs(partial=True))
+    @people_blp.response(200, schemas.PersonSchema)
+    def patch(self, data, person_id):
+        """Change a person"""
+        person = service.get_person(db.session, api_user(), person_id, write=True)
+        service.update_person(db.session, person, data)
+        db.session.commit()
+        return person
+
+
+@people_blp.route("/<id:person_id>/end")
+class PersonEnd(MethodView):
+    @people_blp.arguments(EndArgs)
+    @people_blp.response(200, schemas.PersonSchema)
+    def post(self, args, person_id):
+        """Record that a person left (their links and team places end too)"""
+        person = service.get_person(db.session, api_user(), person_id, write=True)
+        service.end_person(db.session, person, _end_on(args))
+        db.session.commit()
+        return person
+
+
+@relationships_blp.route("")
+class Relationships(MethodView):
+    @relationships_blp.arguments(schemas.RelationshipListArgs, location="query")
+    @relationships_blp.response(200, schemas.RelationshipSchema(many=True))
+    @relationships_blp.paginate(**PAGING)
+    def get(self, args, pagination_parameters):
+        """List relationships you may see
+
+        Filters: kind, person, account, active. Sort by id, kind, strength, last_contact_on.
+        """
+        return _list(pagination_parameters, args, ("id",), service.list_relationships)
+
+    @relationships_blp.arguments(schemas.RelationshipArgs)
+    @relationships_blp.response(201, schemas.RelationshipSchema)
+    def post(self, data):
+        """Link two people"""
+        edge = service.create_relationship(db.session, api_user(), data)
+        db.session.commit()
+        return edge
+
+
+@relationships_blp.route("/<id:relationship_id>")
+class RelationshipById(MethodView):
+    @relationships_blp.response(200, schemas.RelationshipSchema)
+    def get(self, relationship_id):
+        """Get a relationship"""
+        return service.get_relationship(db.session, api_user(), relationship_id)
+
+    @relationships_blp.arguments(schemas.RelationshipUpdateArgs)
+    @relationships_blp.response(200, schemas.RelationshipSchema)
+    def patch(self, data, relationship_id):
+        """Change a relationship's strength or last contact"""
+        edge = service.get_relationship(db.session, api_user(), relationship_id, write=True)
+        service.update_relationship(db.session, edge, data)
+        db.session.commit()
+        return edge
+
+
+@relationships_blp.route("/<id:relationship_id>/end")
+class RelationshipEnd(MethodView):
+    @relationships_blp.arguments(EndArgs)
+    @relationships_blp.response(200, schemas.RelationshipSchema)
+    def post(self, args, relationship_id):
+        """End a relationship (kept for history)"""
+        edge = service.get_relationship(db.session, api_user(), relationship_id, write=True)
+        service.end_relationship(db.session, edge, _end_on(args))
+        db.session.commit()
+        return edge
+
+
+@team_blp.route("/<id:account_id>/team")
+class Team(MethodView):
+    @team_blp.arguments(schemas.TeamListArgs, location="query")
+    @team_blp.response(200, schemas.TeamMemberSchema(many=True))
+    def get(self, args, account_id):
+        """List an account's team"""
+        account = account_access(db.session, api_user(), account_id)
+        return service.team_of(db.session, account, active=args.get("active"))
+
+    @team_blp.arguments(schemas.TeamMemberArgs)
+    @team_blp.response(201, schemas.TeamMemberSchema)
+    def post(self, data, account_id):
+        """Add one of our people to an account's team"""
+        account = account_access(db.session, api_user(), account_id, write=True)
+        member = service.add_team_member(db.session, account, data)
+        db.session.commit()
+        return member
+
+
+@team_blp.route("/<id:account_id>/team/<id:member_id>")
+class TeamMemberById(MethodView):
+    @team_blp.response(200, schemas.TeamMemberSchema)
+    def get(self, account_id, member_id):
+        """Get a team member"""
+        account = account_access(db.session, api_user(), account_id)
+        return service.get_team_member(db.session, account, member_id)
+
+    @team_blp.arguments(schemas.TeamMemberUpdateArgs)
+    @team_blp.response(200, schemas.TeamMemberSchema)
+    def patch(self, data, account_id, member_id):
+        """Change a team member's role"""
+        account = account_access(db.session, api_user(), account_id, write=True)
+        member = service.get_team_member(db.session, account, member_id)
+        service.update_team_member(db.session, member, data)
+        db.session.commit()
+        return member
+
+
+@team_blp.route("/<id:account_id>/team/<id:member_id>/end")
+class TeamMemberEnd(MethodView):
+    @team_blp.arguments(EndArgs)
+    @team_blp.response(200, schemas.TeamMemberSchema)
+    def post(self, args, account_id, member_id):
+        """Take someone off an account's team (kept for history)"""
+        account = account_access(db.session, api_user(), account_id, write=True)
+        member = service.get_team_member(db.session, account, member_id)
+        service.end_team_member(db.session, member, _end_on(args))
+        db.session.commit()
+        return member

@@ -1,0 +1,190 @@
+"""Pages: the accounts list, an account with both sides by seniority, people."""
+
+from math import ceil
+
+from flask import Blueprint, render_template, request, url_for
+from flask_login import current_user, login_required
+from marshmallow import ValidationError
+from sqlalchemy import func, select
+
+from relhealth.accounts import schemas, service
+from relhealth.accounts.models import (
+    Account,
+    AccountKind,
+    Person,
+    Relationship,
+    RelationshipType,
+    Side,
+    Tier,
+)
+from relhealth.accounts.seniority import ladder
+from relhealth.auth.models import User
+from relhealth.auth.permissions import account_access, readable_accounts, writable_accounts
+from relhealth.core.errors import InvalidInput
+from relhealth.core.schemas import sort_keys
+from relhealth.core.time import today_utc
+from relhealth.extensions import db
+
+bp = Blueprint("account_pages", __name__)
+PAGE_SIZE = 25
+
+
+def _filters(schema) -> tuple[dict, list[str]]:
+    """Parse list filters from the query string; bad values are dropped and reported."""
+    raw = {k: v for k, v in request.args.items() if v != "" and k != "page"}
+    try:
+        return schema.load(raw), []
+    except ValidationError as error:
+        problems = [f"{field}: {' '.join(msgs)}" for field, msgs in error.messages.items()]
+        good = {k: v for k, v in raw.items() if k not in error.messages}
+        return schema.load(good), problems
+
+
+def _page_number() -> int:
+    value = request.args.get("page", "1")
+    return max(1, int(value)) if value.isdigit() and len(value) < 7 else 1
+
+
+def _pager(page: int, total: int) -> dict:
+    pages = max(1, ceil(total / PAGE_SIZE))
+    args = {k: v for k, v in request.args.items() if k != "page"}
+    return {
+        "page": page,
+        "pages": pages,
+        "total": total,
+        "prev": url_for(request.endpoint, page=page - 1, **args) if page > 1 else None,
+        "next": url_for(request.endpoint, page=page + 1, **args) if page < pages else None,
+    }
+
+
+def _sort_link(key: str, current: list[str]) -> str:
+    """The URL that sorts by ``key``, flipping direction when it is already the sort."""
+    args = {k: v for k, v in request.args.items() if k not in ("sort", "page")}
+    target = f"-{key}" if current and current[0] == key else key
+    return url_for(request.endpoint, sort=target, **args)
+
+
+def _listing(schema, default_sort, lister):
+    filters, problems = _filters(schema)
+    sort = sort_keys(filters, default_sort)
+    page = _page_number()
+    try:
+        items, total = lister(db.session, current_user, filters, sort, page, PAGE_SIZE)
+    except InvalidInput as error:
+        problems.append(error.message)
+        sort = list(default_sort)
+        items, total = lister(db.session, current_user, filters, sort, page, PAGE_SIZE)
+    return items, total, sort, page, problems
+
+
+@bp.route("/accounts")
+@login_required
+def index():
+    accounts, total, sort, page, problems = _listing(
+        schemas.AccountListArgs(), ("name",), service.list_accounts
+    )
+    ids = [a.id for a in accounts]
+    people_counts = dict(
+        db.session.execute(
+            select(Person.account_id, func.count())
+            .where(Person.account_id.in_(ids), service.active_clause(Person.left_on, today_utc()))
+            .group_by(Person.account_id)
+        ).all()
+    )
+    owners = db.session.scalars(
+        select(User).where(User.id.in_({a.owner_id for a in accounts if a.owner_id}))
+    )
+    return render_template(
+        "accounts/index.html",
+        accounts=accounts,
+        people_counts=people_counts,
+        owners={u.id: u for u in owners},
+        owner_choices=_owner_choices(),
+        kinds=list(AccountKind),
+        tiers=list(Tier),
+        relationship_types=list(RelationshipType),
+        sort=sort,
+        sort_link=lambda key: _sort_link(key, sort),
+        pager=_pager(page, total),
+        problems=problems,
+        args=request.args,
+    )
+
+
+def _owner_choices() -> list[User]:
+    """Users who own an account the current user can see (for the owner filter)."""
+    visible_owners = select(Account.owner_id).where(readable_accounts(current_user))
+    return list(
+        db.session.scalars(select(User).where(User.id.in_(visible_owners)).order_by(User.name))
+    )
+
+
+@bp.route("/accounts/<id:account_id>")
+@login_required
+def detail(account_id: int):
+    account = account_access(db.session, current_user, account_id)
+    grouped = service.people_by_side_and_level(db.session, account)
+    team = service.team_of(db.session, account, active=True)
+    can_edit = db.session.scalar(
+        select(func.count()).where(Account.id == account.id, writable_accounts(current_user))
+    )
+    return render_template(
+        "accounts/detail.html",
+        account=account,
+        levels=ladder(),
+        grouped=grouped,
+        team_roles={m.person_id: m.role for m in team},
+        can_edit=bool(can_edit),
+    )
+
+
+@bp.route("/people")
+@login_required
+def people():
+    people, total, sort, page, problems = _listing(
+        schemas.PersonListArgs(), ("last_name",), service.list_people
+    )
+    return render_template(
+        "accounts/people.html",
+        people=people,
+        levels=ladder(),
+        sides=list(Side),
+        sort=sort,
+        sort_link=lambda key: _sort_link(key, sort),
+        pager=_pager(page, total),
+        problems=problems,
+        args=request.args,
+    )
+
+
+@bp.route("/people/<id:person_id>")
+@login_required
+def person(person_id: int):
+    person = service.get_person(db.session, current_user, person_id)
+    edges, _total = service.list_relationships(
+        db.session, current_user, {"person_id": person.id}, ["kind"], 1, 500
+    )
+    links = []
+    for edge in edges:
+        outgoing = edge.source_id == person.id
+        links.append(
+            {
+                "edge": edge,
+                "other": edge.target if outgoing else edge.source,
+                "phrase": _phrase(edge, outgoing),
+            }
+        )
+    return render_template("accounts/person.html", person=person, links=links)
+
+
+_PHRASES = {
+    "reports_to": ("reports to", "manages"),
+    "works_with": ("works with", "works with"),
+    "covers": ("covers", "is covered by"),
+    "sponsors": ("sponsors", "is sponsored by"),
+}
+
+
+def _phrase(edge: Relationship, outgoing: bool) -> str:
+    forward, backward = _PHRASES[edge.kind.value]
+    return forward if outgoing else backward

@@ -1,0 +1,92 @@
+"""Settings: defaults for embedded use, overridden by ``RELHEALTH_*`` environment variables.
+
+Every setting is named here once. ``load_settings`` reads the environment; ``create_app`` merges
+an explicit ``config`` mapping on top, which is how tests and tools configure an app.
+"""
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+DEFAULT_SENIORITY_LADDER = ("executive", "senior", "manager", "staff")
+
+# name -> (default, parser). Parsers turn the environment's strings into Python values.
+_BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False}
+
+
+def _parse_bool(value: str) -> bool:
+    try:
+        return _BOOL[value.strip().lower()]
+    except KeyError:
+        raise ValueError(f"expected a boolean (true/false), got {value!r}") from None
+
+
+def _parse_list(value: str) -> tuple[str, ...]:
+    items = tuple(item.strip() for item in value.split(",") if item.strip())
+    if not items:
+        raise ValueError("expected a comma-separated list")
+    return items
+
+
+SETTINGS: dict[str, tuple[Any, Any]] = {
+    # Database URL; empty means the embedded SQLite file under the instance folder.
+    "DATABASE_URL": ("", str),
+    # Cryptographic key for sessions and CSRF; empty means generate once into the instance folder.
+    "SECRET_KEY": ("", str),
+    # The ordered seniority ladder, most senior first.
+    "SENIORITY_LADDER": (DEFAULT_SENIORITY_LADDER, _parse_list),
+    # Mark session cookies Secure (behind HTTPS in production).
+    "SECURE_COOKIES": (False, _parse_bool),
+    # Where `relhealth serve` binds.
+    "BIND": ("127.0.0.1:5000", str),
+}
+
+ENV_PREFIX = "RELHEALTH_"
+
+
+class ConfigError(ValueError):
+    """A setting in the environment could not be understood."""
+
+
+def load_settings(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Return every setting: its default unless ``RELHEALTH_<NAME>`` is set in ``environ``."""
+    environ = os.environ if environ is None else environ
+    settings = {}
+    for name, (default, parse) in SETTINGS.items():
+        raw = environ.get(ENV_PREFIX + name)
+        if raw is None or raw == "":
+            settings[name] = default
+            continue
+        try:
+            settings[name] = parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{ENV_PREFIX}{name}: {exc}") from exc
+    return settings
+
+
+def sqlalchemy_url(url: str, instance_path: Path) -> str:
+    """Normalise a database URL; empty means ``sqlite:///<instance>/relhealth.db``.
+
+    ``postgresql://`` is taken to mean psycopg 3, the driver relhealth ships with.
+    """
+    if not url:
+        return f"sqlite:///{instance_path / 'relhealth.db'}"
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def instance_secret_key(instance_path: Path) -> str:
+    """Read the instance's secret key, generating and keeping it on first use."""
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    # Created with owner-only permissions: the key signs sessions.
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key

@@ -1,0 +1,10 @@
+"""Imports every domain's models so SQLAlchemy and Alembic see the whole schema."""
+
+from relhealth.accounts.models import (  # noqa: F401
+    Account,
+    AccountTeamMember,
+    Person,
+    PersonRole,
+    Relationship,
+)
+from relhealth.auth.models import AccountAssignment, ApiToken, User  # noqa: F401

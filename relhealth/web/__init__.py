@@ -1,0 +1,1 @@
+"""The UI shell: layout, navigation, error pages, local static assets."""

@@ -1,0 +1,126 @@
+"""factory_boy factories for the models, and a small API caller for tests."""
+
+import datetime as dt
+from decimal import Decimal
+
+import factory
+from factory.alchemy import SQLAlchemyModelFactory
+
+from relhealth.accounts.models import (
+    Account,
+    AccountKind,
+    AccountTeamMember,
+    Person,
+    Relationship,
+    RelationshipKind,
+    Side,
+    TeamRole,
+    Tier,
+)
+from relhealth.auth.models import Role, User
+from relhealth.auth.service import hash_password, issue_token
+from relhealth.extensions import db
+
+PASSWORD = "correct horse battery"
+PASSWORD_HASH = hash_password(PASSWORD)  # hashing is slow on purpose: do it once
+
+
+class Base(SQLAlchemyModelFactory):
+    class Meta:
+        abstract = True
+        sqlalchemy_session_factory = lambda: db.session  # noqa: E731 -- swapped per test
+        sqlalchemy_session_persistence = "flush"
+
+
+class UserFactory(Base):
+    class Meta:
+        model = User
+
+    email = factory.Sequence(lambda n: f"user{n}@relhealth.test")
+    name = factory.Sequence(lambda n: f"User {n}")
+    role = Role.ACCOUNT_MANAGER
+    password_hash = factory.LazyFunction(lambda: PASSWORD_HASH)
+
+
+class AccountFactory(Base):
+    class Meta:
+        model = Account
+
+    name = factory.Sequence(lambda n: f"Account {n}")
+    kind = AccountKind.CUSTOMER
+    tier = Tier.KEY
+    annual_value = Decimal("100000.00")
+
+
+class PersonFactory(Base):
+    """One of theirs."""
+
+    class Meta:
+        model = Person
+
+    account = factory.SubFactory(AccountFactory)
+    side = Side.EXTERNAL
+    first_name = factory.Sequence(lambda n: f"Ada{n}")
+    last_name = factory.Sequence(lambda n: f"Lovelace{n}")
+    email = factory.Sequence(lambda n: f"person{n}@customer.test")
+    title = "Engineer"
+    seniority = "staff"
+
+
+class StaffFactory(PersonFactory):
+    """One of ours."""
+
+    account = None
+    side = Side.INTERNAL
+    email = factory.Sequence(lambda n: f"staff{n}@relhealth.test")
+
+
+class RelationshipFactory(Base):
+    class Meta:
+        model = Relationship
+
+    source = factory.SubFactory(StaffFactory)
+    target = factory.SubFactory(PersonFactory)
+    kind = RelationshipKind.COVERS
+    strength = 3
+
+
+class TeamMemberFactory(Base):
+    class Meta:
+        model = AccountTeamMember
+
+    account = factory.SubFactory(AccountFactory)
+    person = factory.SubFactory(StaffFactory)
+    role = TeamRole.MEMBER
+    started_on = dt.date(2026, 1, 1)
+
+
+class ApiCaller:
+    """Calls the API with a bearer token for a chosen user."""
+
+    def __init__(self, client, user=None):
+        self.client = client
+        self.user = user
+        self._tokens = {}
+
+    def as_(self, user) -> "ApiCaller":
+        caller = ApiCaller(self.client, user)
+        caller._tokens = self._tokens
+        return caller
+
+    def _headers(self):
+        if self.user is None:
+            return {}
+        if self.user.id not in self._tokens:
+            _row, plain = issue_token(db.session, self.user, "test")
+            self._tokens[self.user.id] = plain
+        return {"Authorization": f"Bearer {self._tokens[self.user.id]}"}
+
+    def __getattr__(self, method):
+        if method not in ("get", "post", "patch", "put", "delete"):
+            raise AttributeError(method)
+
+        def call(url, **kwargs):
+            return getattr(self.client, method)(url, headers=self._headers(), **kwargs)
+
+        return call
