@@ -39,9 +39,7 @@ format: venv
 	$(BIN)/ruff format .
 
 demo: venv
-	$(BIN)/relhealth db upgrade
-	$(BIN)/relhealth demo --if-empty
-	$(BIN)/relhealth serve
+	$(BIN)/relhealth demo --if-empty --serve
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache dist build

@@ -1,8 +1,10 @@
 """The ``relhealth`` command. Every command is also ``flask --app relhealth ...``."""
 
+import contextvars
+
 import click
-from flask import Flask, current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask import Flask
+from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 
 from relhealth.auth.models import Role
 from relhealth.auth.service import create_user, issue_token, user_by_email
@@ -62,16 +64,10 @@ def users_token(email: str, name: str) -> None:
     click.echo("Keep it now: it is not shown again.", err=True)
 
 
-@click.command("serve")
-@click.option("--bind", help="host:port (default RELHEALTH_BIND, 127.0.0.1:5000).")
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
-@with_appcontext
-def serve(bind: str | None, workers: int) -> None:
-    """Serve the web UI and API with gunicorn."""
+def _run_gunicorn(app: Flask, bind: str, workers: int) -> None:
     from gunicorn.app.base import BaseApplication
 
-    app = current_app._get_current_object()
-    options = {"bind": bind or app.config["BIND"], "workers": workers, "accesslog": "-"}
+    options = {"bind": bind, "workers": workers, "accesslog": "-"}
 
     class Server(BaseApplication):
         def load_config(self):
@@ -81,10 +77,90 @@ def serve(bind: str | None, workers: int) -> None:
         def load(self):
             return app
 
-    click.echo(f"relhealth on http://{options['bind']}/ (Ctrl-C to stop)")
-    Server().run()
+    with app.app_context():
+        db.engine.dispose()  # workers fork from here: none may inherit a pooled connection
+    click.echo(f"relhealth on http://{bind}/ (Ctrl-C to stop)")
+    # `flask` commands run inside an app context. A request handled while one is active joins
+    # it and shares its `g` (and so the signed-in user) with every other request, so the
+    # server runs in a fresh, empty context.
+    contextvars.Context().run(Server().run)
+
+
+def _cli_app() -> Flask:
+    return click.get_current_context().ensure_object(ScriptInfo).load_app()
+
+
+SERVE_OPTIONS = (
+    click.option("--bind", help="host:port (default RELHEALTH_BIND, 127.0.0.1:5000)."),
+    click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64)),
+)
+
+
+def serve_options(command):
+    for option in reversed(SERVE_OPTIONS):
+        command = option(command)
+    return command
+
+
+@click.command("serve")
+@serve_options
+def serve_command(bind: str | None, workers: int) -> None:
+    """Serve the web UI and API with gunicorn."""
+    app = _cli_app()
+    _run_gunicorn(app, bind or app.config["BIND"], workers)
+
+
+@click.command("demo")
+@click.option("--seed", default=7, show_default=True, help="Same seed, same portfolio.")
+@click.option(
+    "--accounts",
+    default=16,
+    show_default=True,
+    type=click.IntRange(2, 100_000),
+    help="How many accounts (about one in four a partner).",
+)
+@click.option("--if-empty", is_flag=True, help="Do nothing (and succeed) if data exists.")
+@click.option("--serve/--no-serve", default=False, help="Serve the app when seeded.")
+@serve_options
+def demo(
+    seed: int, accounts: int, if_empty: bool, serve: bool, bind: str | None, workers: int
+) -> None:
+    """Migrate the database, seed a realistic demo portfolio into it, and serve it."""
+    app = _cli_app()
+    with app.app_context():
+        _seed_demo(seed, accounts, if_empty)
+    if serve:
+        _run_gunicorn(app, bind or app.config["BIND"], workers)
+
+
+def _seed_demo(seed: int, accounts: int, if_empty: bool) -> None:
+    from flask_migrate import upgrade
+
+    from relhealth.demo import DEMO_PASSWORD, generate_portfolio, is_empty, seed_database
+
+    upgrade()
+    if not is_empty(db.session):
+        if not if_empty:
+            raise click.ClickException(
+                "The database already holds data; the demo seeds only an empty one. "
+                "Point RELHEALTH_DATABASE_URL at a new database, or pass --if-empty."
+            )
+        click.echo("The database already holds data; leaving it as it is.")
+    else:
+        with click.progressbar(length=2, label="Seeding the demo portfolio") as bar:
+            portfolio = generate_portfolio(seed=seed, accounts=accounts)
+            bar.update(1)
+            counts = seed_database(db.session, portfolio)
+            db.session.commit()
+            bar.update(1)
+        click.echo(", ".join(f"{n:,} {what}" for what, n in counts.items()))
+        click.echo(
+            f"Sign in as admin@relhealth.demo (or manager@, exec@, partners@, viewer@)"
+            f" with the password {DEMO_PASSWORD}"
+        )
 
 
 def register(app: Flask) -> None:
     app.cli.add_command(users_cli)
-    app.cli.add_command(serve)
+    app.cli.add_command(serve_command)
+    app.cli.add_command(demo)

@@ -50,7 +50,7 @@ class AccountListArgs(ListArgs):
     kind = Choice(AccountKind)
     tier = Choice(Tier)
     relationship_type = Choice(RelationshipType)
-    owner_id = Id(data_key="owner")
+    owner_id = Id(strict=False, data_key="owner")
 
 
 class PersonSchema(Schema):
@@ -100,7 +100,7 @@ class PersonUpdateArgs(PersonArgs):
 
 
 class PersonListArgs(ListArgs):
-    account_id = Id(data_key="account")
+    account_id = Id(strict=False, data_key="account")
     side = Choice(Side)
     seniority = fields.String(validate=validate_seniority)
     role = Choice(StakeholderRole)
@@ -129,8 +129,8 @@ class RelationshipArgs(RelationshipUpdateArgs):
 
 class RelationshipListArgs(ListArgs):
     kind = Choice(RelationshipKind)
-    person_id = Id(data_key="person")
-    account_id = Id(data_key="account")
+    person_id = Id(strict=False, data_key="person")
+    account_id = Id(strict=False, data_key="account")
 
 
 class TeamMemberSchema(Schema):

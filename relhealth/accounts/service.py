@@ -93,10 +93,11 @@ def list_accounts(
 
 
 def _check_owner(session: Session, user: User, owner_id: int | None) -> None:
-    if owner_id is None:
-        return
+    # Clearing the owner counts too: it would take the account out of its manager's reach.
     if user.role != Role.ADMIN and owner_id != user.id:
         raise Forbidden("Only an admin may make someone else the owner of an account.")
+    if owner_id is None:
+        return
     if session.get(User, owner_id) is None:
         raise InvalidInput.on("owner_id", "No user with this id.")
 
@@ -113,8 +114,8 @@ def _check_unique(session: Session, model, column: str, value, exclude_id=None) 
 
 def create_account(session: Session, user: User, data: dict[str, Any]) -> Account:
     require(may_create_account(user, data["kind"]), "You may not create accounts of this kind.")
-    if user.role != Role.ADMIN:
-        data.setdefault("owner_id", user.id)
+    if user.role != Role.ADMIN and data.get("owner_id") is None:
+        data["owner_id"] = user.id  # what a manager creates, they own
     _check_owner(session, user, data.get("owner_id"))
     _check_unique(session, Account, "name", data["name"])
     _check_unique(session, Account, "crm_id", data.get("crm_id"))

@@ -26,6 +26,10 @@ _MANAGED_KIND = {
     Role.ACCOUNT_MANAGER: None,  # any kind they own or are on the team of
     Role.PARTNER_MANAGER: AccountKind.PARTNER,
 }
+_CREATED_KIND = {
+    Role.ACCOUNT_MANAGER: AccountKind.CUSTOMER,
+    Role.PARTNER_MANAGER: AccountKind.PARTNER,
+}
 
 
 def _on_team(user: User, today: dt.date) -> ColumnElement[bool]:
@@ -72,12 +76,10 @@ def writable_accounts(user: User, today: dt.date | None = None) -> ColumnElement
 
 
 def may_create_account(user: User, kind: AccountKind | str) -> bool:
+    """Admins create any account; account managers customers, partner managers partners."""
     if user.role == Role.ADMIN:
         return True
-    if user.role not in _MANAGED_KIND:
-        return False
-    managed_kind = _MANAGED_KIND[user.role]
-    return managed_kind is None or managed_kind == AccountKind(kind)
+    return _CREATED_KIND.get(user.role) == AccountKind(kind)
 
 
 def may_manage_staff(user: User) -> bool:

@@ -2,7 +2,8 @@
 
 Services know nothing of HTTP. They raise one of these with messages keyed by the input field
 they concern, and ``register_error_handlers`` answers with the same JSON shape flask-smorest
-uses for schema errors: ``{"code": 422, "status": ..., "errors": {"json": {field: [msg]}}}``.
+uses for schema errors: ``{"code": 422, "status": ..., "errors": {"json": {field: [msg]}}}``
+(``"query"`` instead of ``"json"`` when the field is a query argument).
 """
 
 from collections.abc import Mapping
@@ -13,10 +14,16 @@ class DomainError(Exception):
 
     status_code = 400
 
-    def __init__(self, message: str, fields: Mapping[str, list[str]] | None = None):
+    def __init__(
+        self,
+        message: str,
+        fields: Mapping[str, list[str]] | None = None,
+        location: str = "json",
+    ):
         super().__init__(message)
         self.message = message
         self.fields = dict(fields or {})
+        self.location = location  # where the fields came from: "json" (body) or "query"
 
 
 class InvalidInput(DomainError):
@@ -25,8 +32,8 @@ class InvalidInput(DomainError):
     status_code = 422
 
     @classmethod
-    def on(cls, field: str, message: str) -> "InvalidInput":
-        return cls(message, {field: [message]})
+    def on(cls, field: str, message: str, location: str = "json") -> "InvalidInput":
+        return cls(message, {field: [message]}, location)
 
 
 class NotFound(DomainError):

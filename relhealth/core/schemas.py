@@ -6,14 +6,24 @@ from marshmallow import Schema, ValidationError, fields, validate
 MAX_ID = 2**31 - 1
 
 
-def Id(**kwargs) -> fields.Integer:
-    """A database id: a strict positive integer that fits the column."""
-    return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+def Id(*, strict: bool = True, **kwargs) -> fields.Integer:
+    """A database id: a positive integer that fits the column.
+
+    Strict (a JSON number, not a string) in bodies; query strings carry only text, so query
+    arguments pass ``strict=False``.
+    """
+    return fields.Integer(strict=strict, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
+def no_nul(value: str) -> None:
+    """PostgreSQL text cannot hold NUL characters: refuse them as input, not as a server error."""
+    if "\x00" in value:
+        raise ValidationError("Must not contain NUL characters.")
 
 
 def Text(max_length: int, **kwargs) -> fields.String:
     """A trimmed-down string field with the column's length limit."""
-    return fields.String(validate=validate.Length(min=1, max=max_length), **kwargs)
+    return fields.String(validate=[validate.Length(min=1, max=max_length), no_nul], **kwargs)
 
 
 def Choice(enum_class, **kwargs) -> fields.String:
@@ -33,7 +43,9 @@ class ListArgs(Schema):
     sort = fields.String(
         validate=validate_sort, metadata={"description": "comma-separated fields, - for descending"}
     )
-    q = fields.String(validate=validate.Length(max=100), metadata={"description": "search text"})
+    q = fields.String(
+        validate=[validate.Length(max=100), no_nul], metadata={"description": "search text"}
+    )
     active = fields.Boolean(metadata={"description": "only active (true) or ended (false)"})
 
 

@@ -12,10 +12,10 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def _json(status: int, name: str, message: str, fields=None, headers=None):
+def _json(status: int, name: str, message: str, fields=None, headers=None, location="json"):
     body = {"code": status, "status": name, "message": message}
     if fields:
-        body["errors"] = {"json": fields}
+        body["errors"] = {location: fields}
     return jsonify(body), status, headers or {}
 
 
@@ -31,7 +31,9 @@ def register(app: Flask) -> None:
             error.status_code, "Unprocessable Entity"
         )
         if _wants_json():
-            return _json(error.status_code, name, error.message, error.fields)
+            return _json(
+                error.status_code, name, error.message, error.fields, location=error.location
+            )
         return _page(error.status_code, name, error.message)
 
     @app.errorhandler(IntegrityError)

@@ -1,0 +1,555 @@
+"""A realistic, deterministic demo portfolio: generated as plain rows, then seeded.
+
+``generate_portfolio`` returns rows in the CSV import formats (so benchmarks can write them as
+files); ``seed_database`` writes them straight into an empty database. The same seed and
+``today`` always give the same portfolio.
+"""
+
+import datetime as dt
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from relhealth.accounts.models import (
+    Account,
+    AccountTeamMember,
+    Person,
+    PersonRole,
+    Relationship,
+)
+from relhealth.auth.models import AccountAssignment, User
+from relhealth.auth.service import hash_password
+
+DEMO_PASSWORD = "relhealth-demo"  # noqa: S105 -- documented in the README, demo data only
+DEMO_DOMAIN = "relhealth.demo"
+
+FIRST_NAMES = (
+    "Ada Alan Amara Anders Anya Arjun Beatriz Bruno Camila Chen Chiara Daniel Dara Elena Emeka "
+    "Erik Fatima Felix Grace Hana Hugo Ines Ingrid Isaac Jamal Jana Jonas Julia Kai Kenji Lara "
+    "Leila Liam Lucia Magnus Maya Mei Mikael Nadia Noah Nora Oliver Olga Omar Paula Pedro Priya "
+    "Rafael Rosa Ruth Sami Sara Sofia Tariq Theo Uma Victor Wen Yara Yusuf Zoe"
+).split()
+LAST_NAMES = (
+    "Abbott Adeyemi Alvarez Andersen Bauer Becker Bianchi Brennan Castillo Chowdhury Costa "
+    "Dubois Eriksson Fischer Fontaine Garcia Haddad Hansen Hoffmann Ito Jansen Kaur Keller Kim "
+    "Kowalski Larsen Laurent Lindqvist Lopez Martens Meyer Moreau Nakamura Novak Okafor Olsen "
+    "Patel Pereira Petrov Quinn Rossi Sato Schmidt Silva Singh Sorensen Tanaka Torres Varga "
+    "Vogel Wagner Weber Wong Yilmaz Young Zhang Zimmermann"
+).split()
+COMPANY_HEADS = (
+    "Aster Borealis Cobalt Delta Ember Fjord Granite Harbor Iris Juniper Kestrel Lumen Meridian "
+    "Nimbus Orion Pioneer Quartz Redwood Summit Tidal Umber Vertex Willow Zenith"
+).split()
+COMPANY_TAILS = (
+    "Logistics Health Bank Energy Foods Systems Retail Pharma Telecom Insurance Manufacturing "
+    "Airlines Media Capital Motors Labs"
+).split()
+PARTNER_TAILS = ("Consulting", "Integrators", "Cloud Services", "Digital", "Solutions")
+
+EXTERNAL_TITLES = {
+    "executive": (
+        "Chief Executive Officer",
+        "Chief Financial Officer",
+        "Chief Technology Officer",
+        "Chief Operating Officer",
+        "Chief Information Officer",
+        "Chief Procurement Officer",
+        "VP Engineering",
+        "VP Operations",
+        "SVP Supply Chain",
+        "Head of IT",
+    ),
+    "senior": (
+        "Director of IT",
+        "Director of Procurement",
+        "Senior Director, Operations",
+        "Principal Architect",
+        "Finance Director",
+        "Director of Engineering",
+    ),
+    "manager": (
+        "IT Manager",
+        "Procurement Manager",
+        "Operations Manager",
+        "Engineering Manager",
+        "Platform Team Lead",
+        "Project Manager",
+    ),
+    "staff": (
+        "Software Engineer",
+        "Procurement Specialist",
+        "Business Analyst",
+        "Systems Administrator",
+        "Buyer",
+        "Data Engineer",
+        "Operations Coordinator",
+    ),
+}
+DEPARTMENTS = ("IT", "Procurement", "Operations", "Finance", "Engineering")
+
+TIER_VALUE = {
+    "strategic": (1_500_000, 6_000_000),
+    "key": (400_000, 1_500_000),
+    "standard": (40_000, 400_000),
+}
+TIER_PEOPLE = {"strategic": (24, 40), "key": (14, 28), "standard": (8, 16)}
+
+
+@dataclass
+class Portfolio:
+    """Rows in the import formats (see the README), plus users and account teams."""
+
+    accounts: list[dict] = field(default_factory=list)
+    people: list[dict] = field(default_factory=list)
+    relationships: list[dict] = field(default_factory=list)
+    team: list[dict] = field(default_factory=list)
+    users: list[dict] = field(default_factory=list)
+
+
+class _Names:
+    """Unique, plausible names and e-mails."""
+
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+        self.emails: set[str] = set()
+
+    def person(self, domain: str) -> tuple[str, str, str]:
+        first, last = self.rng.choice(FIRST_NAMES), self.rng.choice(LAST_NAMES)
+        base = f"{first}.{last}".lower()
+        email, n = f"{base}@{domain}", 1
+        while email in self.emails:
+            n += 1
+            email = f"{base}{n}@{domain}"
+        self.emails.add(email)
+        return first, last, email
+
+
+def _company_names(count: int, partners: int, rng: random.Random) -> list[str]:
+    combos = [f"{h} {t}" for h in COMPANY_HEADS for t in COMPANY_TAILS]
+    rng.shuffle(combos)
+    partner_combos = [f"{h} {t}" for h in COMPANY_HEADS for t in PARTNER_TAILS]
+    rng.shuffle(partner_combos)
+    names = []
+    for index in range(count):
+        pool, position = (
+            (partner_combos, index - (count - partners))
+            if index >= count - partners
+            else (combos, index)
+        )
+        name = pool[position % len(pool)]
+        names.append(name if position < len(pool) else f"{name} {position // len(pool) + 1}")
+    return names
+
+
+def _staff(rng: random.Random, names: _Names, accounts: int, partners: int, today: dt.date):
+    """Our own people: a small leadership, sales and customer-success organisation."""
+    plan = [
+        ("executive", "Chief Executive Officer", "Leadership", 1),
+        ("executive", "Chief Customer Officer", "Customer Success", 1),
+        ("executive", "VP Sales", "Sales", 1),
+        ("executive", "VP Partnerships", "Partnerships", 1),
+        ("executive", "Chief Technology Officer", "Engineering", 1),
+        ("senior", "Director of Customer Success", "Customer Success", 2 + accounts // 40),
+        ("senior", "Sales Director", "Sales", 2 + accounts // 40),
+        ("manager", "Key Account Manager", "Sales", max(4, accounts // 3)),
+        ("manager", "Partner Manager", "Partnerships", max(1, (partners + 2) // 3)),
+        ("staff", "Solutions Engineer", "Engineering", max(6, accounts // 3)),
+        ("staff", "Customer Success Specialist", "Customer Success", max(4, accounts // 4)),
+    ]
+    staff = []
+    for level, title, department, count in plan:
+        for _ in range(count):
+            first, last, email = names.person(DEMO_DOMAIN)
+            staff.append(
+                {
+                    "crm_id": f"EMP-{len(staff) + 1:05d}",
+                    "account_crm_id": "",
+                    "side": "internal",
+                    "first_name": first,
+                    "last_name": last,
+                    "email": email,
+                    "title": title,
+                    "department": department,
+                    "seniority": level,
+                    "roles": "",
+                    "active_from": (today - dt.timedelta(days=rng.randint(200, 3000))).isoformat(),
+                }
+            )
+    return staff
+
+
+def _reporting_lines(people: list[dict], rng: random.Random) -> list[dict]:
+    """Each person reports to someone one level up in the same organisation (a tree)."""
+    by_level = defaultdict(list)
+    for person in people:
+        by_level[person["seniority"]].append(person)
+    levels = ["executive", "senior", "manager", "staff"]
+    edges = []
+    top = by_level["executive"][0] if by_level["executive"] else None
+    for person in by_level["executive"][1:]:
+        edges.append({"source": person["email"], "target": top["email"], "kind": "reports_to"})
+    for upper, lower in zip(levels, levels[1:], strict=False):
+        bosses = by_level[upper] or ([top] if top else [])
+        for person in by_level[lower]:
+            if bosses:
+                boss = rng.choice(bosses)
+                edges.append(
+                    {"source": person["email"], "target": boss["email"], "kind": "reports_to"}
+                )
+    for edge in edges:
+        edge.update(strength="", last_contact_on="")
+    return edges
+
+
+def generate_portfolio(
+    seed: int = 7, accounts: int = 16, today: dt.date | None = None
+) -> Portfolio:
+    """A portfolio of ``accounts`` accounts (about one in four a partner).
+
+    Customers and partners across tiers and relationship types, 8-40 stakeholders each with
+    realistic titles on every seniority level, reporting lines, account teams, and coverage
+    with deliberate gaps: single-threaded accounts, executives nobody of ours knows, stale
+    contacts, a missing executive sponsor.
+    """
+    rng = random.Random(seed)
+    today = today or dt.date.today()
+    names = _Names(rng)
+    partners = max(1, accounts // 4) if accounts > 1 else 0
+    portfolio = Portfolio()
+    staff = _staff(rng, names, accounts, partners, today)
+    portfolio.people.extend(staff)
+    portfolio.relationships.extend(_reporting_lines(staff, rng))
+    by_title = defaultdict(list)
+    for person in staff:
+        by_title[person["title"]].append(person)
+    portfolio.users.extend(_users(staff))
+    user_of = {u["person_email"]: u["email"] for u in portfolio.users if u["person_email"]}
+    executives = [p for p in staff if p["seniority"] == "executive"]
+    managers = by_title["Key Account Manager"]
+    partner_managers = by_title["Partner Manager"]
+    engineers = by_title["Solutions Engineer"] + by_title["Customer Success Specialist"]
+
+    for index, name in enumerate(_company_names(accounts, partners, rng)):
+        kind = "partner" if index >= accounts - partners else "customer"
+        tier = rng.choices(("strategic", "key", "standard"), weights=(2, 4, 5))[0]
+        lo, hi = TIER_VALUE[tier]
+        annual = Decimal(rng.randrange(lo, hi, 5_000))
+        crm_id = f"ACC-{index + 1:05d}"
+        domain = name.lower().replace(" ", "") + ".example"
+        owner = (partner_managers if kind == "partner" else managers)[
+            index % len(partner_managers if kind == "partner" else managers)
+        ]
+        portfolio.accounts.append(
+            {
+                "crm_id": crm_id,
+                "name": name,
+                "kind": kind,
+                "relationship_type": rng.choices(
+                    ("relationship", "regular", "transactional"), weights=(5, 4, 2)
+                )[0]
+                if kind == "customer"
+                else "relationship",
+                "tier": tier,
+                "annual_value": f"{annual:.2f}",
+                "lifetime_value": f"{annual * rng.randint(3, 9):.2f}" if rng.random() < 0.8 else "",
+                "renewal_date": (today + dt.timedelta(days=rng.randint(20, 420))).isoformat(),
+                "started_on": (today - dt.timedelta(days=rng.randint(200, 2500))).isoformat(),
+                "owner_email": user_of.get(owner["email"], ""),
+            }
+        )
+        theirs = _their_people(rng, names, crm_id, domain, tier, today)
+        portfolio.people.extend(theirs)
+        portfolio.relationships.extend(_reporting_lines(theirs, rng))
+        team = [(owner, "owner")]
+        # A deliberate gap: some accounts have no executive sponsor of ours.
+        if tier != "standard" and rng.random() < 0.8:
+            team.append((rng.choice(executives), "executive_sponsor"))
+        for member in rng.sample(engineers, k=min(len(engineers), rng.randint(0, 3))):
+            team.append((member, "member"))
+        for person, role in team:
+            portfolio.team.append(
+                {"account_crm_id": crm_id, "person_email": person["email"], "role": role}
+            )
+        portfolio.relationships.extend(_coverage(rng, team, theirs, today))
+    customers = [a["crm_id"] for a in portfolio.accounts if a["kind"] == "customer"]
+    portfolio.users[-1]["assigned"] = ";".join(customers[:3])  # the viewer
+    return portfolio
+
+
+def _their_people(rng, names, crm_id, domain, tier, today) -> list[dict]:
+    count = rng.randint(*TIER_PEOPLE[tier])
+    executives = max(1, round(count * 0.12))
+    seniors = max(1, round(count * 0.18))
+    managers = max(1, round(count * 0.25))
+    levels = (
+        ["executive"] * executives
+        + ["senior"] * seniors
+        + ["manager"] * managers
+        + ["staff"] * (count - executives - seniors - managers)
+    )
+    people = []
+    for level in levels:
+        first, last, email = names.person(domain)
+        people.append(
+            {
+                "crm_id": f"{crm_id}-C{len(people) + 1:03d}",
+                "account_crm_id": crm_id,
+                "side": "external",
+                "first_name": first,
+                "last_name": last,
+                "email": email,
+                "title": rng.choice(EXTERNAL_TITLES[level]),
+                "department": rng.choice(DEPARTMENTS),
+                "seniority": level,
+                "roles": "",
+                "active_from": (today - dt.timedelta(days=rng.randint(100, 2500))).isoformat(),
+            }
+        )
+    roles = defaultdict(list)
+    roles[people[0]["email"]] += ["economic_buyer", "decision_maker"]
+    for person in people[1:]:
+        level = person["seniority"]
+        if level in ("executive", "senior") and rng.random() < 0.4:
+            roles[person["email"]].append("decision_maker")
+        if level in ("senior", "manager") and rng.random() < 0.25:
+            roles[person["email"]].append("champion")
+        elif level == "manager" and rng.random() < 0.3:
+            roles[person["email"]].append("influencer")
+        elif level == "staff" and rng.random() < 0.5:
+            roles[person["email"]].append("user")
+        if rng.random() < 0.04:
+            roles[person["email"]].append("blocker")
+    for person in people:
+        person["roles"] = ";".join(roles[person["email"]])
+    return people
+
+
+def _coverage(rng, team, theirs, today) -> list[dict]:
+    """Who of ours covers whom of theirs; leaves realistic gaps on purpose."""
+    edges = []
+    single_threaded = rng.random() < 0.2
+
+    def link(ours, person, kind="covers"):
+        stale = rng.random() < 0.15
+        days = rng.randint(120, 400) if stale else rng.randint(1, 75)
+        edges.append(
+            {
+                "source": ours["email"],
+                "target": person["email"],
+                "kind": kind,
+                "strength": str(rng.randint(1, 5)),
+                "last_contact_on": (today - dt.timedelta(days=days)).isoformat(),
+            }
+        )
+
+    owner = team[0][0]
+    if single_threaded:
+        # Only the owner knows one person there: a single-threaded account.
+        champion = next((p for p in theirs if "champion" in p["roles"]), theirs[-1])
+        link(owner, champion)
+        return edges
+    for ours, role in team:
+        if role == "executive_sponsor":
+            # Executive-to-executive, except where an executive of theirs is left uncovered.
+            their_execs = [p for p in theirs if p["seniority"] == "executive"]
+            for person in their_execs[: rng.randint(0, len(their_execs))]:
+                link(ours, person)
+        elif role == "owner":
+            for person in theirs:
+                if person["seniority"] in ("senior", "manager") and rng.random() < 0.55:
+                    link(ours, person)
+        else:
+            for person in theirs:
+                if person["seniority"] in ("manager", "staff") and rng.random() < 0.3:
+                    link(ours, person)
+    for person in theirs:
+        if person["seniority"] == "staff" and rng.random() < 0.1:
+            peer = rng.choice(theirs)
+            if peer is not person:
+                link(person, peer, "works_with")
+    return edges
+
+
+def _users(staff: list[dict]) -> list[dict]:
+    """Sign-in users for every role, with fixed e-mails the README lists (one password)."""
+    by_title = defaultdict(list)
+    for person in staff:
+        by_title[person["title"]].append(person)
+    logins = [
+        ("admin", "admin", None),
+        ("exec", "executive", by_title["Chief Executive Officer"][0]),
+    ]
+    for title, login, role in (
+        ("Key Account Manager", "manager", "account_manager"),
+        ("Partner Manager", "partners", "partner_manager"),
+    ):
+        for n, person in enumerate(by_title[title][:20], start=1):
+            logins.append((login if n == 1 else f"{login}{n}", role, person))
+    logins.append(("viewer", "viewer", None))
+    users = []
+    for login, role, person in logins:
+        name = f"{person['first_name']} {person['last_name']}" if person else f"Demo {login}"
+        users.append(
+            {
+                "email": f"{login}@{DEMO_DOMAIN}",
+                "name": name.title() if not person else name,
+                "role": role,
+                "person_email": person["email"] if person else "",
+                "assigned": "",
+            }
+        )
+    return users
+
+
+def _date(value: str) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
+def _insert(session: Session, model, rows: list[dict]) -> list[int]:
+    """Bulk-insert rows, returning their new ids in order."""
+    if not rows:
+        return []
+    result = session.scalars(insert(model).returning(model.id, sort_by_parameter_order=True), rows)
+    return list(result)
+
+
+def is_empty(session: Session) -> bool:
+    return session.scalar(select(Account.id).limit(1)) is None and (
+        session.scalar(select(User.id).limit(1)) is None
+    )
+
+
+def seed_database(session: Session, portfolio: Portfolio) -> dict[str, int]:
+    """Write a generated portfolio into an empty database; returns row counts. Flushes only."""
+    person_rows = [
+        {
+            "side": p["side"],
+            "first_name": p["first_name"],
+            "last_name": p["last_name"],
+            "email": p["email"],
+            "title": p["title"],
+            "department": p["department"],
+            "seniority": p["seniority"],
+            "active_from": _date(p["active_from"]),
+            "crm_id": p["crm_id"],
+            "account_id": None,
+        }
+        for p in portfolio.people
+    ]
+    internal = [i for i, p in enumerate(portfolio.people) if p["side"] == "internal"]
+    person_id = dict(
+        zip(
+            (portfolio.people[i]["email"] for i in internal),
+            _insert(session, Person, [person_rows[i] for i in internal]),
+            strict=True,
+        )
+    )
+    password_hash = hash_password(DEMO_PASSWORD)  # one hash: every demo user shares it
+    users = portfolio.users
+    user_id = dict(
+        zip(
+            (u["email"] for u in users),
+            _insert(
+                session,
+                User,
+                [
+                    {
+                        "email": u["email"],
+                        "name": u["name"],
+                        "role": u["role"],
+                        "password_hash": password_hash,
+                        "person_id": person_id.get(u["person_email"]),
+                    }
+                    for u in users
+                ],
+            ),
+            strict=True,
+        )
+    )
+    account_id = dict(
+        zip(
+            (a["crm_id"] for a in portfolio.accounts),
+            _insert(
+                session,
+                Account,
+                [
+                    {
+                        "crm_id": a["crm_id"],
+                        "name": a["name"],
+                        "kind": a["kind"],
+                        "relationship_type": a["relationship_type"],
+                        "tier": a["tier"],
+                        "annual_value": Decimal(a["annual_value"]),
+                        "lifetime_value": Decimal(a["lifetime_value"])
+                        if a["lifetime_value"]
+                        else None,
+                        "renewal_date": _date(a["renewal_date"]),
+                        "started_on": _date(a["started_on"]),
+                        "owner_id": user_id.get(a["owner_email"]),
+                    }
+                    for a in portfolio.accounts
+                ],
+            ),
+            strict=True,
+        )
+    )
+    external = [i for i, p in enumerate(portfolio.people) if p["side"] == "external"]
+    for i in external:
+        person_rows[i]["account_id"] = account_id[portfolio.people[i]["account_crm_id"]]
+    person_id.update(
+        zip(
+            (portfolio.people[i]["email"] for i in external),
+            _insert(session, Person, [person_rows[i] for i in external]),
+            strict=True,
+        )
+    )
+    role_rows = [
+        {"person_id": person_id[p["email"]], "role": role}
+        for p in portfolio.people
+        for role in p["roles"].split(";")
+        if role
+    ]
+    if role_rows:
+        session.execute(insert(PersonRole), role_rows)
+    edges = [
+        {
+            "source_id": person_id[r["source"]],
+            "target_id": person_id[r["target"]],
+            "kind": r["kind"],
+            "strength": int(r["strength"]) if r["strength"] else 3,
+            "last_contact_on": _date(r["last_contact_on"]),
+        }
+        for r in portfolio.relationships
+    ]
+    _insert(session, Relationship, edges)
+    started = {a["crm_id"]: _date(a["started_on"]) for a in portfolio.accounts}
+    members = [
+        {
+            "account_id": account_id[t["account_crm_id"]],
+            "person_id": person_id[t["person_email"]],
+            "role": t["role"],
+            "started_on": started[t["account_crm_id"]],
+        }
+        for t in portfolio.team
+    ]
+    _insert(session, AccountTeamMember, members)
+    assignments = [
+        {"user_id": user_id[u["email"]], "account_id": account_id[crm_id]}
+        for u in users
+        for crm_id in u["assigned"].split(";")
+        if crm_id
+    ]
+    if assignments:
+        session.execute(insert(AccountAssignment), assignments)
+    session.flush()
+    return {
+        "accounts": len(account_id),
+        "people": len(person_id),
+        "relationships": len(edges),
+        "team members": len(members),
+        "users": len(user_id),
+    }
