@@ -6,6 +6,7 @@ files); ``seed_database`` writes them straight into an empty database. The same 
 """
 
 import datetime as dt
+import itertools
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -192,7 +193,7 @@ def _reporting_lines(people: list[dict], rng: random.Random) -> list[dict]:
     top = by_level["executive"][0] if by_level["executive"] else None
     for person in by_level["executive"][1:]:
         edges.append({"source": person["email"], "target": top["email"], "kind": "reports_to"})
-    for upper, lower in zip(levels, levels[1:], strict=False):
+    for upper, lower in itertools.pairwise(levels):
         bosses = by_level[upper] or ([top] if top else [])
         for person in by_level[lower]:
             if bosses:
@@ -215,7 +216,7 @@ def generate_portfolio(
     with deliberate gaps: single-threaded accounts, executives nobody of ours knows, stale
     contacts, a missing executive sponsor.
     """
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 -- reproducible demo data, not secrets
     today = today or dt.date.today()
     names = _Names(rng)
     partners = max(1, accounts // 4) if accounts > 1 else 0

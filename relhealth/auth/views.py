@@ -31,7 +31,8 @@ class LoginForm(FlaskForm):
 
 def _safe_next(target: str | None) -> str:
     """Only redirect back to a path on this site (no open redirects)."""
-    if target and target.startswith("/") and not target.startswith("//"):
+    # Browsers read "/\\host" like "//host", so backslashes are refused too.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc:
             return target

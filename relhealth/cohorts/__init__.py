@@ -1,0 +1,1 @@
+"""Cohorts, programs, waves, invitations and the scheduler tick (the surveys issue)."""

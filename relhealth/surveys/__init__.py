@@ -1,0 +1,1 @@
+"""Survey templates and versions, the respondent form, responses (the surveys issue)."""

@@ -1,0 +1,97 @@
+"""Account and people pages rendered through the test client."""
+
+import datetime as dt
+
+import pytest
+
+from relhealth.auth.models import Role
+from tests.factories import (
+    PASSWORD,
+    AccountFactory,
+    PersonFactory,
+    RelationshipFactory,
+    StaffFactory,
+    TeamMemberFactory,
+    UserFactory,
+)
+
+
+@pytest.fixture
+def signed_in(client):
+    def sign_in(user):
+        client.post("/login", data={"email": user.email, "password": PASSWORD})
+        return client
+
+    return sign_in
+
+
+def test_user_text_is_escaped_on_every_page(signed_in):
+    account = AccountFactory(name="<script>alert(1)</script> Corp")
+    person = PersonFactory(account=account, title='<img src="http://evil.example/x">')
+    client = signed_in(UserFactory(role=Role.ADMIN))
+    for url in ("/accounts", f"/accounts/{account.id}", f"/people/{person.id}", "/people"):
+        html = client.get(url).data
+        assert b"<script>alert(1)" not in html
+        assert b'<img src="http://evil.example' not in html
+    assert b"&lt;script&gt;alert(1)&lt;/script&gt; Corp" in client.get("/accounts").data
+
+
+def test_account_page_puts_each_person_on_their_level_and_side(signed_in):
+    account = AccountFactory(name="Acme")
+    PersonFactory(account=account, first_name="Eve", last_name="Exec", seniority="executive")
+    PersonFactory(account=account, first_name="Stan", last_name="Staff", seniority="staff")
+    PersonFactory(account=account, first_name="Lou", last_name="Left", left_on=dt.date(2020, 1, 1))
+    ours = TeamMemberFactory(account=account, person=StaffFactory(seniority="manager")).person
+    html = signed_in(UserFactory(role=Role.ADMIN)).get(f"/accounts/{account.id}").data.decode()
+    rows = html.split('<div class="ladder-row" role="row">')[1:]
+    assert [r.split("</h3>")[0].rsplit(">", 1)[1] for r in rows] == [
+        "Executive",
+        "Senior",
+        "Manager",
+        "Staff",
+    ]
+    assert "Eve Exec" in rows[0]
+    assert "Stan Staff" in rows[3]
+    assert ours.name in rows[2]
+    assert "Lou Left" not in html  # people who left are history, not on today's page
+    assert "No one known at this level" in rows[1]
+
+
+def test_someone_elses_account_and_its_people_are_not_found(signed_in):
+    mine = AccountFactory()
+    other = AccountFactory()
+    stranger = PersonFactory(account=other)
+    manager = UserFactory(role=Role.ACCOUNT_MANAGER)
+    mine.owner_id = manager.id
+    client = signed_in(manager)
+    assert client.get(f"/accounts/{mine.id}").status_code == 200
+    assert client.get(f"/accounts/{other.id}").status_code == 404
+    assert client.get(f"/people/{stranger.id}").status_code == 404
+    assert other.name.encode() not in client.get("/accounts").data
+
+
+def test_lists_ignore_bad_filters_and_say_so(signed_in):
+    AccountFactory(name="Visible")
+    client = signed_in(UserFactory(role=Role.ADMIN))
+    response = client.get("/accounts?tier=gold&sort=bogus")
+    assert response.status_code == 200
+    assert b"Some filters were ignored" in response.data
+    assert b"Visible" in response.data
+
+
+def test_an_empty_portfolio_explains_how_to_get_accounts(signed_in):
+    client = signed_in(UserFactory(role=Role.VIEWER))
+    html = client.get("/accounts").data
+    assert b"No accounts yet" in html
+    assert b"relhealth import accounts" in html
+
+
+def test_person_page_lists_relationships_in_both_directions(signed_in):
+    edge = RelationshipFactory()
+    client = signed_in(UserFactory(role=Role.ADMIN))
+    theirs = client.get(f"/people/{edge.target_id}").data.decode()
+    assert "is covered by" in theirs
+    assert edge.source.name in theirs
+    ours = client.get(f"/people/{edge.source_id}").data.decode()
+    assert "covers" in ours
+    assert edge.target.name in ours
