@@ -36,6 +36,8 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "SECRET_KEY": ("", str),
     # The ordered seniority ladder, most senior first.
     "SENIORITY_LADDER": (DEFAULT_SENIORITY_LADDER, _parse_list),
+    # A relationship with no contact for this many days is stale (stakeholder maps).
+    "STALE_CONTACT_DAYS": (90, int),
     # Mark session cookies Secure (behind HTTPS in production).
     "SECURE_COOKIES": (False, _parse_bool),
     # Where `relhealth serve` binds.

@@ -6,7 +6,8 @@ import sqlite3
 from decimal import Decimal
 from typing import Annotated
 
-from sqlalchemy import DateTime, Enum, MetaData, Numeric, String, TypeDecorator, event, func
+from sqlalchemy import JSON, DateTime, Enum, MetaData, Numeric, String, TypeDecorator, event, func
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 
@@ -51,6 +52,9 @@ def str_enum(enum_class: type[enum.StrEnum], name: str) -> Enum:
         validate_strings=True,
     )
 
+
+# JSON documents: JSONB on PostgreSQL, JSON text on SQLite.
+JSONDocument = JSON().with_variant(JSONB(), "postgresql")
 
 int_pk = Annotated[int, mapped_column(primary_key=True)]
 str50 = Annotated[str, mapped_column(String(50))]

@@ -269,7 +269,8 @@ def generate_portfolio(
         # A deliberate gap: some accounts have no executive sponsor of ours.
         if tier != "standard" and rng.random() < 0.8:
             team.append((rng.choice(executives), "executive_sponsor"))
-        for member in rng.sample(engineers, k=min(len(engineers), rng.randint(0, 3))):
+        members = rng.randint(1, 3) if tier != "standard" else rng.randint(0, 2)
+        for member in rng.sample(engineers, k=min(len(engineers), members)):
             team.append((member, "member"))
         for person, role in team:
             portfolio.team.append(
@@ -365,7 +366,7 @@ def _coverage(rng, team, theirs, today) -> list[dict]:
                     link(ours, person)
         else:
             for person in theirs:
-                if person["seniority"] in ("manager", "staff") and rng.random() < 0.3:
+                if person["seniority"] in ("manager", "staff") and rng.random() < 0.4:
                     link(ours, person)
     for person in theirs:
         if person["seniority"] == "staff" and rng.random() < 0.1:

@@ -3,6 +3,7 @@
 from relhealth.accounts.models import (  # noqa: F401
     Account,
     AccountTeamMember,
+    GraphSnapshot,
     Person,
     PersonRole,
     Relationship,

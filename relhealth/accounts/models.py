@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from relhealth.db import TimestampMixin, int_pk, money, str_enum
+from relhealth.db import JSONDocument, TimestampMixin, int_pk, money, str_enum, utcnow
 from relhealth.extensions import db
 
 
@@ -204,3 +204,25 @@ class AccountTeamMember(TimestampMixin, db.Model):
 
     account: Mapped[Account] = relationship(back_populates="team")
     person: Mapped[Person] = relationship()
+
+
+class SnapshotReason(enum.StrEnum):
+    WAVE = "wave"
+    MANUAL = "manual"
+
+
+class GraphSnapshot(db.Model):
+    """An account's stakeholder graph frozen at a moment, to compare maps over time."""
+
+    __tablename__ = "graph_snapshots"
+    __table_args__ = (Index("ix_graph_snapshots_account_id_taken_at", "account_id", "taken_at"),)
+
+    id: Mapped[int_pk]
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    taken_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    reason: Mapped[SnapshotReason] = mapped_column(str_enum(SnapshotReason, "reason"))
+    wave_id: Mapped[int | None] = mapped_column(comment="the survey wave that opened, if any")
+    graph: Mapped[dict] = mapped_column(JSONDocument, comment="node-link JSON of the graph")
+    metrics: Mapped[dict] = mapped_column(JSONDocument, comment="coverage and risk figures")
+
+    account: Mapped[Account] = relationship()

@@ -6,19 +6,25 @@ rules, flush, and leave the commit to the request or command. Reads go through
 """
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, or_, select
-from sqlalchemy.orm import Session, selectinload
+from flask import current_app
+from sqlalchemy import ColumnElement, Select, and_, case, or_, select
+from sqlalchemy.orm import Session, aliased, selectinload
 
+from relhealth.accounts import graph
 from relhealth.accounts.models import (
     Account,
     AccountTeamMember,
+    GraphSnapshot,
     Person,
+    PersonRole,
     Relationship,
     RelationshipKind,
     Side,
+    SnapshotReason,
 )
 from relhealth.accounts.rules import End, closes_cycle, relationship_violation
 from relhealth.accounts.seniority import ladder
@@ -33,6 +39,7 @@ from relhealth.auth.permissions import (
 from relhealth.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from relhealth.core.pagination import page_of, sorted_by
 from relhealth.core.time import today_utc
+from relhealth.db import utcnow
 
 
 def active_clause(end_column, today: dt.date) -> ColumnElement[bool]:
@@ -511,3 +518,249 @@ def people_by_side_and_level(
     for member in team_of(session, account, active=True, today=today):
         grouped["internal"].setdefault(member.person.seniority, []).append(member.person)
     return grouped
+
+
+# Stakeholder graphs -----------------------------------------------------------------------
+
+
+def graph_settings(today: dt.date | None = None) -> graph.Settings:
+    return graph.Settings(
+        ladder=ladder(),
+        stale_days=current_app.config["STALE_CONTACT_DAYS"],
+        today=today or today_utc(),
+    )
+
+
+def _graph_nodes_and_edges(session: Session, account_ids: Select, today: dt.date):
+    """Nodes and edges of the graphs of the accounts ``account_ids`` selects, per account.
+
+    Their active people; our active team members and whoever of ours has an active link to
+    them; the active links among all of these. Four queries, whatever the number of accounts.
+    """
+    externals = session.execute(
+        select(
+            Person.id,
+            Person.account_id,
+            Person.first_name,
+            Person.last_name,
+            Person.seniority,
+            Person.title,
+        ).where(Person.account_id.in_(account_ids), active_clause(Person.left_on, today))
+    ).all()
+    account_of = {row.id: row.account_id for row in externals}
+    team = session.execute(
+        select(
+            AccountTeamMember.account_id,
+            AccountTeamMember.role,
+            Person.id,
+            Person.first_name,
+            Person.last_name,
+            Person.seniority,
+            Person.title,
+        )
+        .join(Person, Person.id == AccountTeamMember.person_id)
+        .where(
+            AccountTeamMember.account_id.in_(account_ids),
+            active_clause(AccountTeamMember.ended_on, today),
+            active_clause(Person.left_on, today),
+        )
+    ).all()
+    external_ids = select(Person.id).where(
+        Person.account_id.in_(account_ids), active_clause(Person.left_on, today)
+    )
+    internal_people = aliased(Person)
+    edge_rows = (
+        session.execute(
+            select(Relationship).where(
+                active_clause(Relationship.ended_on, today),
+                or_(
+                    Relationship.source_id.in_(external_ids),
+                    Relationship.target_id.in_(external_ids),
+                    and_(
+                        Relationship.source_id.in_(
+                            select(internal_people.id).where(internal_people.side == Side.INTERNAL)
+                        ),
+                        Relationship.kind == RelationshipKind.REPORTS_TO,
+                    ),
+                ),
+            )
+        )
+        .scalars()
+        .all()
+    )
+    roles = defaultdict(list)
+    for person_id, role in session.execute(
+        select(PersonRole.person_id, PersonRole.role)
+        .join(Person, Person.id == PersonRole.person_id)
+        .where(Person.account_id.in_(account_ids))
+    ):
+        roles[person_id].append(role.value)
+
+    nodes = defaultdict(dict)
+    for row in externals:
+        nodes[row.account_id][row.id] = graph.Node(
+            row.id,
+            f"{row.first_name} {row.last_name}",
+            "external",
+            row.seniority,
+            row.title,
+            tuple(sorted(roles[row.id])),
+        )
+    for row in team:
+        nodes[row.account_id][row.id] = graph.Node(
+            row.id,
+            f"{row.first_name} {row.last_name}",
+            "internal",
+            row.seniority,
+            row.title,
+            team_role=row.role.value,
+        )
+    # Our people who deal with their people without being on the team still belong on the map.
+    missing = {
+        (account_of[external], ours)
+        for edge in edge_rows
+        for external, ours in ((edge.target_id, edge.source_id), (edge.source_id, edge.target_id))
+        if external in account_of
+        and ours not in account_of
+        and ours not in nodes[account_of[external]]
+    }
+    if missing:
+        extra = {
+            p.id: p
+            for p in session.scalars(
+                select(Person).where(
+                    Person.id.in_({ours for _a, ours in missing}),
+                    active_clause(Person.left_on, today),
+                )
+            )
+        }
+        for account_id, ours in missing:
+            if ours in extra:
+                p = extra[ours]
+                nodes[account_id][ours] = graph.Node(
+                    p.id, p.name, p.side.value, p.seniority, p.title
+                )
+    edges = [
+        graph.Edge(e.source_id, e.target_id, e.kind.value, e.strength, e.last_contact_on)
+        for e in edge_rows
+    ]
+    return nodes, edges
+
+
+def account_graph(session: Session, account: Account, today: dt.date | None = None):
+    """The stakeholder graph of one account as of ``today``."""
+    today = today or today_utc()
+    nodes, edges = _graph_nodes_and_edges(
+        session, select(Account.id).where(Account.id == account.id), today
+    )
+    return graph.build_graph(nodes[account.id].values(), edges)
+
+
+def account_map(session: Session, account: Account, today: dt.date | None = None):
+    """The account's graph and its metrics, as of ``today``."""
+    settings = graph_settings(today)
+    stakeholders = account_graph(session, account, settings.today)
+    return stakeholders, graph.account_metrics(stakeholders, settings)
+
+
+def take_snapshot(
+    session: Session,
+    account: Account,
+    reason: SnapshotReason = SnapshotReason.MANUAL,
+    wave_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> GraphSnapshot:
+    """Freeze the account's stakeholder graph and metrics (when a wave opens, or on demand)."""
+    now = now or utcnow()
+    stakeholders, metrics = account_map(session, account, today_utc(now))
+    snapshot = GraphSnapshot(
+        account_id=account.id,
+        taken_at=now,
+        reason=reason,
+        wave_id=wave_id,
+        graph=graph.node_link(stakeholders),
+        metrics=metrics,
+    )
+    session.add(snapshot)
+    session.flush()
+    return snapshot
+
+
+def snapshots_of(session: Session, account: Account) -> list[GraphSnapshot]:
+    return list(
+        session.scalars(
+            select(GraphSnapshot)
+            .where(GraphSnapshot.account_id == account.id)
+            .order_by(GraphSnapshot.taken_at.desc(), GraphSnapshot.id.desc())
+        )
+    )
+
+
+def get_snapshot(session: Session, account: Account, snapshot_id: int) -> GraphSnapshot:
+    snapshot = session.get(GraphSnapshot, snapshot_id)
+    if snapshot is None or snapshot.account_id != account.id:
+        raise NotFound("No such snapshot.")
+    return snapshot
+
+
+def snapshot_diff(before: GraphSnapshot, after: GraphSnapshot) -> dict:
+    return graph.diff(
+        {"graph": before.graph, "metrics": before.metrics},
+        {"graph": after.graph, "metrics": after.metrics},
+    )
+
+
+def portfolio_coverage(
+    session: Session, user: User, filters: Mapping[str, Any], today: dt.date | None = None
+) -> list[dict]:
+    """Coverage of every account ``user`` may read, worst first (lowest coverage share).
+
+    One pass over the whole portfolio: the people, teams and links of all the accounts are
+    loaded in four queries, then each account's graph is measured in memory.
+    """
+    settings = graph_settings(today)
+    accounts = session.scalars(account_query(user, {**filters, "active": True}, settings.today))
+    accounts = {a.id: a for a in accounts}
+    nodes, edges = _graph_nodes_and_edges(
+        session,
+        account_query(user, {**filters, "active": True}, settings.today).with_only_columns(
+            Account.id
+        ),
+        settings.today,
+    )
+    edges_by_node = defaultdict(list)
+    for edge in edges:
+        edges_by_node[edge.source].append(edge)
+        edges_by_node[edge.target].append(edge)
+    rows = []
+    for account_id, account in accounts.items():
+        people = nodes.get(account_id, {})
+        own_edges = {e for pid in people for e in edges_by_node[pid]}
+        stakeholders = graph.build_graph(people.values(), own_edges)
+        cover = graph.coverage(stakeholders, settings.ladder)
+        executives = graph.executive_coverage(stakeholders, settings.ladder)
+        rows.append(
+            {
+                "account_id": account_id,
+                "name": account.name,
+                "kind": account.kind.value,
+                "tier": account.tier.value,
+                "owner_id": account.owner_id,
+                "annual_value": account.annual_value,
+                "external_people": cover["overall"]["total"],
+                "covered_people": cover["overall"]["covered"],
+                "coverage": cover["overall"]["share"],
+                "coverage_by_level": {k: v["share"] for k, v in cover["by_level"].items()},
+                "threading": graph.threading(stakeholders)["status"],
+                "executive_sponsor": executives["executive_sponsor"],
+                "uncovered_executives": executives["their_executives"]
+                - executives["covered_executives"],
+                "key_person_risks": len(graph.key_person_risks(stakeholders)),
+                "stale_links": len(
+                    graph.stale_links(stakeholders, settings.today, settings.stale_days)
+                ),
+            }
+        )
+    # Worst first: no coverage at all, then lowest share; accounts with nobody recorded last.
+    rows.sort(key=lambda r: (r["coverage"] is None, r["coverage"] or 0, -r["annual_value"]))
+    return rows
