@@ -1,8 +1,9 @@
 """REST resources: accounts, people, relationships and account teams."""
 
+from flask import Response
 from flask.views import MethodView
 
-from relhealth.accounts import schemas, service
+from relhealth.accounts import graph, schemas, service
 from relhealth.auth.api import api_blueprint, api_user
 from relhealth.auth.permissions import account_access
 from relhealth.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -17,7 +18,6 @@ relationships_blp = api_blueprint(
 )
 team_blp = api_blueprint("team", __name__, "/accounts", "Our people on each account's team.")
 
-blueprints = (accounts_blp, people_blp, relationships_blp, team_blp)
 PAGING = {"page_size": DEFAULT_PAGE_SIZE, "max_page_size": MAX_PAGE_SIZE}
 
 
@@ -240,3 +240,97 @@ class TeamMemberEnd(MethodView):
         service.end_team_member(db.session, member, _end_on(args))
         db.session.commit()
         return member
+
+
+graph_blp = api_blueprint(
+    "stakeholder-graphs", __name__, "/accounts", "Stakeholder graphs, maps and snapshots."
+)
+portfolio_blp = api_blueprint("portfolio", __name__, "/portfolio", "Across all your accounts.")
+
+
+@graph_blp.route("/<id:account_id>/graph")
+class StakeholderGraph(MethodView):
+    @graph_blp.arguments(schemas.GraphArgs, location="query")
+    @graph_blp.response(200, schemas.StakeholderGraphSchema)
+    @graph_blp.alt_response(200, content_type="application/graphml+xml", description="GraphML")
+    def get(self, args, account_id):
+        """The account's stakeholder graph with its metrics (node-link JSON or GraphML)
+
+        Node-link JSON opens in Cytoscape or d3; GraphML (`?format=graphml`) in Gephi or yEd.
+        """
+        account = account_access(db.session, api_user(), account_id)
+        stakeholders, metrics = service.account_map(db.session, account)
+        if args["format"] == "graphml":
+            return Response(
+                graph.graphml(stakeholders),
+                mimetype="application/graphml+xml",
+                headers={
+                    "Content-Disposition": f'attachment; filename="account-{account.id}.graphml"'
+                },
+            )
+        return {
+            "account_id": account.id,
+            "graph": graph.node_link(stakeholders),
+            "metrics": metrics,
+        }
+
+
+@graph_blp.route("/<id:account_id>/snapshots")
+class Snapshots(MethodView):
+    @graph_blp.response(200, schemas.SnapshotSchema(many=True))
+    def get(self, account_id):
+        """Snapshots of the account's graph, newest first"""
+        account = account_access(db.session, api_user(), account_id)
+        return service.snapshots_of(db.session, account)
+
+    @graph_blp.response(201, schemas.SnapshotDetailSchema)
+    def post(self, account_id):
+        """Take a snapshot of the account's graph now"""
+        account = account_access(db.session, api_user(), account_id, write=True)
+        snapshot = service.take_snapshot(db.session, account)
+        db.session.commit()
+        return snapshot
+
+
+@graph_blp.route("/<id:account_id>/snapshots/<id:snapshot_id>")
+class SnapshotById(MethodView):
+    @graph_blp.response(200, schemas.SnapshotDetailSchema)
+    def get(self, account_id, snapshot_id):
+        """One snapshot with its graph"""
+        account = account_access(db.session, api_user(), account_id)
+        return service.get_snapshot(db.session, account, snapshot_id)
+
+
+@graph_blp.route("/<id:account_id>/snapshots/diff")
+class SnapshotDiff(MethodView):
+    @graph_blp.arguments(schemas.SnapshotDiffArgs, location="query")
+    @graph_blp.response(200, schemas.SnapshotDiffSchema)
+    def get(self, args, account_id):
+        """What changed between two snapshots (or a snapshot and today's map)
+
+        Who joined and left, which links appeared or went, and how coverage moved.
+        """
+        account = account_access(db.session, api_user(), account_id)
+        before = service.get_snapshot(db.session, account, args["before"])
+        if args.get("after"):
+            return service.snapshot_diff(
+                before, service.get_snapshot(db.session, account, args["after"])
+            )
+        return service.diff_with_today(db.session, account, before)
+
+
+@portfolio_blp.route("/coverage")
+class PortfolioCoverage(MethodView):
+    @portfolio_blp.arguments(schemas.PortfolioCoverageArgs, location="query")
+    @portfolio_blp.response(200, schemas.PortfolioCoverageSchema(many=True))
+    def get(self, args):
+        """Coverage of every active account you may see, worst first
+
+        Filters: kind, tier, owner. Sort: coverage (default, worst first), name, annual_value,
+        key_person_risks, uncovered_executives, stale_links; '-' for descending.
+        """
+        sort = args.pop("sort")
+        return service.portfolio_coverage(db.session, api_user(), args, sort)
+
+
+blueprints = (accounts_blp, people_blp, relationships_blp, team_blp, graph_blp, portfolio_blp)

@@ -155,3 +155,100 @@ class TeamMemberUpdateArgs(Schema):
 
 class TeamListArgs(Schema):
     active = fields.Boolean()
+
+
+class GraphArgs(Schema):
+    format = fields.String(
+        load_default="json",
+        validate=validate.OneOf(["json", "graphml"]),
+        metadata={"description": "json (node-link + metrics) or graphml"},
+    )
+
+
+class StakeholderGraphSchema(Schema):
+    account_id = fields.Integer()
+    graph = fields.Dict(metadata={"description": "node-link JSON (networkx, Cytoscape, d3)"})
+    metrics = fields.Dict(metadata={"description": "coverage, threading, risks, influence"})
+
+
+class SnapshotSchema(Schema):
+    id = fields.Integer()
+    account_id = fields.Integer()
+    taken_at = fields.DateTime()
+    reason = fields.String()
+    wave_id = fields.Integer(allow_none=True)
+    metrics = fields.Dict()
+
+
+class SnapshotDetailSchema(SnapshotSchema):
+    graph = fields.Dict()
+
+
+class SnapshotDiffArgs(Schema):
+    before = Id(
+        strict=False, required=True, data_key="from", metadata={"description": "older snapshot id"}
+    )
+    after = Id(
+        strict=False,
+        data_key="to",
+        metadata={"description": "newer snapshot id; default: the map today"},
+    )
+
+
+class DiffPersonSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    side = fields.String()
+
+
+class LinkSchema(Schema):
+    source = fields.Integer()
+    target = fields.Integer()
+    kind = fields.String()
+
+
+class SnapshotDiffSchema(Schema):
+    joined = fields.List(fields.Nested(DiffPersonSchema))
+    left = fields.List(fields.Nested(DiffPersonSchema))
+    links_added = fields.List(fields.Nested(LinkSchema))
+    links_removed = fields.List(fields.Nested(LinkSchema))
+    coverage = fields.Dict(metadata={"description": "share before, after and the change"})
+
+
+PORTFOLIO_SORTS = (
+    "coverage",
+    "name",
+    "annual_value",
+    "key_person_risks",
+    "uncovered_executives",
+    "stale_links",
+)
+
+
+class PortfolioCoverageArgs(Schema):
+    kind = Choice(AccountKind)
+    tier = Choice(Tier)
+    owner_id = Id(strict=False, data_key="owner")
+    sort = fields.String(
+        load_default="coverage",
+        validate=validate.OneOf(PORTFOLIO_SORTS + tuple(f"-{key}" for key in PORTFOLIO_SORTS)),
+        metadata={"description": "default: coverage, worst first; '-' for descending"},
+    )
+
+
+class PortfolioCoverageSchema(Schema):
+    account_id = fields.Integer()
+    name = fields.String()
+    kind = fields.String()
+    tier = fields.String()
+    owner_id = fields.Integer(allow_none=True)
+    annual_value = fields.Decimal(as_string=True)
+    external_people = fields.Integer()
+    covered_people = fields.Integer()
+    coverage = fields.Float(allow_none=True, metadata={"description": "share 0..1; null if none"})
+    coverage_by_level = fields.Dict(keys=fields.String(), values=fields.Float(allow_none=True))
+    threading = fields.String()
+    executive_sponsor = fields.Boolean()
+    uncovered_executives = fields.Integer()
+    key_person_risks = fields.Integer()
+    stale_links = fields.Integer()

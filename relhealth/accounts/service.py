@@ -710,10 +710,23 @@ def snapshot_diff(before: GraphSnapshot, after: GraphSnapshot) -> dict:
     )
 
 
+def diff_with_today(session: Session, account: Account, before: GraphSnapshot) -> dict:
+    """What changed between a snapshot and the account's map as it is today."""
+    stakeholders, metrics = account_map(session, account)
+    return graph.diff(
+        {"graph": before.graph, "metrics": before.metrics},
+        {"graph": graph.node_link(stakeholders), "metrics": metrics},
+    )
+
+
 def portfolio_coverage(
-    session: Session, user: User, filters: Mapping[str, Any], today: dt.date | None = None
+    session: Session,
+    user: User,
+    filters: Mapping[str, Any],
+    sort: str = "coverage",
+    today: dt.date | None = None,
 ) -> list[dict]:
-    """Coverage of every account ``user`` may read, worst first (lowest coverage share).
+    """Coverage of every active account ``user`` may read, worst first by default.
 
     One pass over the whole portfolio: the people, teams and links of all the accounts are
     loaded in four queries, then each account's graph is measured in memory.
@@ -761,6 +774,18 @@ def portfolio_coverage(
                 ),
             }
         )
-    # Worst first: no coverage at all, then lowest share; accounts with nobody recorded last.
-    rows.sort(key=lambda r: (r["coverage"] is None, r["coverage"] or 0, -r["annual_value"]))
-    return rows
+    return sorted_rows(rows, sort)
+
+
+def sorted_rows(rows: list[dict], sort: str) -> list[dict]:
+    """Rows sorted by one key (``-`` for descending), ties by name; missing values last.
+
+    The default portfolio sort, ``coverage``, puts the worst-covered accounts first.
+    """
+    key = sort.removeprefix("-")
+    present = sorted(
+        (r for r in rows if r[key] is not None),
+        key=lambda r: (r[key], r["name"]),
+        reverse=sort.startswith("-"),
+    )
+    return present + [r for r in rows if r[key] is None]
