@@ -59,6 +59,8 @@ def configure(app: Flask, config: dict[str, Any]) -> None:
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL="/api/v1/docs/assets/",
+        # Swagger UI's default validator badge loads from validator.swagger.io: stay local.
+        OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},
     )
     app.url_map.converters["id"] = IdConverter
 

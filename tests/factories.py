@@ -1,23 +1,25 @@
-"""factory_boy factories for the models, and a small API caller for tests."""
+"""factory_boy factories for the models, a small API caller and a database snapshot for tests."""
 
 import datetime as dt
 from decimal import Decimal
 
 import factory
 from factory.alchemy import SQLAlchemyModelFactory
+from sqlalchemy import select
 
 from relhealth.accounts.models import (
     Account,
     AccountKind,
     AccountTeamMember,
     Person,
+    PersonRole,
     Relationship,
     RelationshipKind,
     Side,
     TeamRole,
     Tier,
 )
-from relhealth.auth.models import Role, User
+from relhealth.auth.models import AccountAssignment, Role, User
 from relhealth.auth.service import hash_password, issue_token
 from relhealth.extensions import db
 
@@ -95,6 +97,16 @@ class TeamMemberFactory(Base):
     started_on = dt.date(2026, 1, 1)
 
 
+class AssignmentFactory(Base):
+    """An account given to a user to read."""
+
+    class Meta:
+        model = AccountAssignment
+
+    user = factory.SubFactory(UserFactory, role=Role.VIEWER)
+    account_id = factory.LazyFunction(lambda: AccountFactory().id)
+
+
 class ApiCaller:
     """Calls the API with a bearer token for a chosen user."""
 
@@ -124,3 +136,29 @@ class ApiCaller:
             return getattr(self.client, method)(url, headers=self._headers(), **kwargs)
 
         return call
+
+
+SNAPSHOT_MODELS = (
+    Account,
+    Person,
+    PersonRole,
+    Relationship,
+    AccountTeamMember,
+    AccountAssignment,
+    User,
+)
+
+
+def db_snapshot(session) -> dict[str, list[tuple[str, ...]]]:
+    """Every row of the domain tables, read afresh: equal before and after means nothing changed.
+
+    API tokens are left out: every API call records when its token was last used.
+    """
+    session.expire_all()
+    return {
+        model.__tablename__: sorted(
+            tuple(str(value) for value in row)
+            for row in session.execute(select(*model.__table__.columns))
+        )
+        for model in SNAPSHOT_MODELS
+    }

@@ -83,7 +83,7 @@ def account_query(user: User, filters: Mapping[str, Any], today: dt.date | None 
         active = active_clause(Account.ended_on, today)
         stmt = stmt.where(active if filters["active"] else ~active)
     if filters.get("q"):
-        stmt = stmt.where(Account.name.ilike(f"%{filters['q']}%"))
+        stmt = stmt.where(Account.name.icontains(filters["q"], autoescape=True))
     return stmt
 
 
@@ -134,6 +134,8 @@ def create_account(session: Session, user: User, data: dict[str, Any]) -> Accoun
 
 def update_account(session: Session, user: User, account: Account, data: dict[str, Any]) -> Account:
     if "owner_id" in data and data["owner_id"] != account.owner_id:
+        if user.role != Role.ADMIN and account.owner_id not in (None, user.id):
+            raise Forbidden("Only the account's owner or an admin may hand it to someone else.")
         _check_owner(session, user, data["owner_id"])
     if "kind" in data and data["kind"] != account.kind:
         require(may_create_account(user, data["kind"]), "You may not manage this kind.")
@@ -177,13 +179,12 @@ def person_query(user: User, filters: Mapping[str, Any], today: dt.date | None =
         active = active_clause(Person.left_on, today)
         stmt = stmt.where(active if filters["active"] else ~active)
     if filters.get("q"):
-        pattern = f"%{filters['q']}%"
         stmt = stmt.where(
             or_(
-                Person.first_name.ilike(pattern),
-                Person.last_name.ilike(pattern),
-                Person.email.ilike(pattern),
-                Person.title.ilike(pattern),
+                *(
+                    column.icontains(filters["q"], autoescape=True)
+                    for column in (Person.first_name, Person.last_name, Person.email, Person.title)
+                )
             )
         )
     return stmt
@@ -271,14 +272,18 @@ def end_person(session: Session, person: Person, on: dt.date) -> Person:
     if person.active_from is not None and on < person.active_from:
         raise InvalidInput.on("on", "A person cannot leave before they joined.")
     person.left_on = on
-    for model, column in ((Relationship, "source_id"), (Relationship, "target_id")):
-        for row in session.scalars(
-            select(model).where(getattr(model, column) == person.id, model.ended_on.is_(None))
-        ):
-            row.ended_on = on
+    # Links and team places still open on that day (no end, or a later one) end with them.
+    for row in session.scalars(
+        select(Relationship).where(
+            or_(Relationship.source_id == person.id, Relationship.target_id == person.id),
+            active_clause(Relationship.ended_on, on),
+        )
+    ):
+        row.ended_on = on
     for member in session.scalars(
         select(AccountTeamMember).where(
-            AccountTeamMember.person_id == person.id, AccountTeamMember.ended_on.is_(None)
+            AccountTeamMember.person_id == person.id,
+            active_clause(AccountTeamMember.ended_on, on),
         )
     ):
         member.ended_on = on

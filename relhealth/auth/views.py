@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, ValidationError
 
 from relhealth.auth.models import User
 from relhealth.auth.service import authenticate
@@ -24,9 +24,15 @@ def load_user(user_id: str) -> User | None:
     return db.session.get(User, int(user_id))
 
 
+def _no_nul(form, field) -> None:
+    # PostgreSQL text cannot hold NUL; such input can only be a probe.
+    if "\x00" in (field.data or ""):
+        raise ValidationError("Must not contain NUL characters.")
+
+
 class LoginForm(FlaskForm):
-    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254), _no_nul])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200), _no_nul])
 
 
 def _safe_next(target: str | None) -> str:

@@ -57,3 +57,9 @@ def test_sign_in_returns_to_the_page_asked_for_but_never_off_site(client):
         )
         assert response.headers["Location"] == "/accounts"
         client.post("/logout")
+
+
+def test_a_nul_character_in_the_sign_in_form_is_refused_not_a_server_error(client):
+    response = client.post("/login", data={"email": "a\x00@example.com", "password": "x\x00y"})
+    assert response.status_code == 422
+    assert b"NUL" in response.data
