@@ -276,7 +276,7 @@ def generate_portfolio(
             portfolio.team.append(
                 {"account_crm_id": crm_id, "person_email": person["email"], "role": role}
             )
-        portfolio.relationships.extend(_coverage(rng, team, theirs, today))
+        portfolio.relationships.extend(_coverage(rng, team, theirs, tier, today))
     customers = [a["crm_id"] for a in portfolio.accounts if a["kind"] == "customer"]
     portfolio.users[-1]["assigned"] = ";".join(customers[:3])  # the viewer
     return portfolio
@@ -330,10 +330,10 @@ def _their_people(rng, names, crm_id, domain, tier, today) -> list[dict]:
     return people
 
 
-def _coverage(rng, team, theirs, today) -> list[dict]:
+def _coverage(rng, team, theirs, tier, today) -> list[dict]:
     """Who of ours covers whom of theirs; leaves realistic gaps on purpose."""
     edges = []
-    single_threaded = rng.random() < 0.2
+    single_threaded = tier != "strategic" and rng.random() < 0.25
 
     def link(ours, person, kind="covers"):
         stale = rng.random() < 0.15

@@ -1,13 +1,16 @@
-"""Pages: the accounts list, an account with both sides by seniority, people."""
+"""Pages: the accounts list, an account with both sides by seniority, its map, people."""
 
+from collections import Counter
 from math import ceil
 
 from flask import Blueprint, render_template, request, url_for
 from flask_login import current_user, login_required
+from markupsafe import Markup
 from marshmallow import ValidationError
 from sqlalchemy import func, select
 
-from relhealth.accounts import schemas, service
+from relhealth.accounts import graph, schemas, service
+from relhealth.accounts.map import map_levels, render_map
 from relhealth.accounts.models import (
     Account,
     AccountKind,
@@ -27,6 +30,7 @@ from relhealth.extensions import db
 
 bp = Blueprint("account_pages", __name__)
 PAGE_SIZE = 25
+MAP_WIDTH = 900  # the map at its natural size beside the side panel on a 1280px screen
 
 
 def _filters(schema) -> tuple[dict, list[str]]:
@@ -135,6 +139,36 @@ def detail(account_id: int):
         grouped=grouped,
         team_roles={m.person_id: m.role for m in team},
         can_edit=bool(can_edit),
+    )
+
+
+@bp.route("/accounts/<id:account_id>/map")
+@login_required
+def stakeholder_map(account_id: int):
+    """The stakeholder map with its coverage figures, filters and details on hover."""
+    account = account_access(db.session, current_user, account_id)
+    settings = service.graph_settings()
+    stakeholders = service.account_graph(db.session, account, settings.today)
+    metrics = graph.account_metrics(stakeholders, settings)
+    svg = render_map(
+        stakeholders,
+        metrics,
+        title=account.name,
+        ladder=settings.ladder,
+        person_url=lambda person_id: url_for("account_pages.person", person_id=person_id),
+        max_width=MAP_WIDTH,
+    )
+    people = dict(stakeholders.nodes(data=True))
+    counts = Counter((p["seniority"], p["side"]) for p in people.values())
+    return render_template(
+        "accounts/map.html",
+        account=account,
+        svg=Markup(svg),  # noqa: S704 -- render_map escapes every piece of user text itself
+        metrics=metrics,
+        people=people,
+        levels=map_levels(stakeholders, settings.ladder),
+        counts=counts,
+        stale_days=settings.stale_days,
     )
 
 

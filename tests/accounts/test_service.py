@@ -319,7 +319,6 @@ def test_people_by_side_and_level_keeps_empty_levels_in_ladder_order(session):
     assert len(grouped["internal"]["executive"]) == 1
 
 
-
 def test_search_treats_percent_and_underscore_as_text(session, admin):
     literal = f.PersonFactory(last_name="a_b")
     f.PersonFactory(last_name="axb")

@@ -95,3 +95,38 @@ def test_person_page_lists_relationships_in_both_directions(signed_in):
     ours = client.get(f"/people/{edge.source_id}").data.decode()
     assert "covers" in ours
     assert edge.target.name in ours
+
+
+def test_map_page_draws_both_sides_with_escaped_text_and_coverage_figures(signed_in):
+    account = AccountFactory(name="<script>alert(1)</script> Corp")
+    exec_ = PersonFactory(account=account, first_name="<b>Eve</b>", seniority="executive")
+    PersonFactory(account=account, seniority="staff")
+    ours = TeamMemberFactory(account=account, person=StaffFactory(seniority="manager")).person
+    RelationshipFactory(source=ours, target=exec_)
+    client = signed_in(UserFactory(role=Role.ADMIN))
+    assert f"/accounts/{account.id}/map".encode() in client.get(f"/accounts/{account.id}").data
+    response = client.get(f"/accounts/{account.id}/map")
+    assert response.status_code == 200
+    html = response.data.decode()
+    assert "<script>alert(1)" not in html
+    assert "<b>Eve" not in html
+    assert html.count('class="node ') == 3
+    assert f'href="/people/{exec_.id}"' in html
+    assert "50%" in html  # one of their two people is covered
+    assert "/static/map.js" in html
+
+
+def test_map_of_an_account_without_people_says_so(signed_in):
+    account = AccountFactory()
+    html = signed_in(UserFactory(role=Role.ADMIN)).get(f"/accounts/{account.id}/map").data
+    assert b"No stakeholders recorded yet" in html
+
+
+def test_someone_elses_map_is_not_found_and_signing_in_is_required(client, signed_in):
+    other = AccountFactory()
+    assert client.get(f"/accounts/{other.id}/map").status_code == 302
+    manager = UserFactory(role=Role.ACCOUNT_MANAGER)
+    mine = AccountFactory(owner_id=manager.id)
+    client = signed_in(manager)
+    assert client.get(f"/accounts/{mine.id}/map").status_code == 200
+    assert client.get(f"/accounts/{other.id}/map").status_code == 404
