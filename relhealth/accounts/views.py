@@ -172,6 +172,44 @@ def stakeholder_map(account_id: int):
     )
 
 
+COVERAGE_COLUMNS = (
+    ("name", "Account", False),
+    ("coverage", "Coverage", True),
+    ("annual_value", "Annual value", True),
+    ("key_person_risks", "Key-person risks", True),
+    ("uncovered_executives", "Uncovered executives", True),
+    ("stale_links", "Stale links", True),
+)
+
+
+@bp.route("/portfolio/coverage")
+@login_required
+def coverage():
+    """Coverage of every account the user may see, worst covered first."""
+    filters, problems = _filters(schemas.PortfolioCoverageArgs())
+    sort = filters.pop("sort")
+    rows = service.portfolio_coverage(db.session, current_user, filters, sort)
+    args = {k: v for k, v in request.args.items() if k != "sort"}
+
+    def sort_link(key: str) -> str:
+        return url_for(request.endpoint, sort=f"-{key}" if sort == key else key, **args)
+
+    return render_template(
+        "accounts/coverage.html",
+        rows=rows,
+        sort=sort,
+        sort_link=sort_link,
+        columns=COVERAGE_COLUMNS,
+        levels=ladder(),
+        kinds=list(AccountKind),
+        tiers=list(Tier),
+        owner_choices=_owner_choices(),
+        stale_days=service.graph_settings().stale_days,
+        problems=problems,
+        args=request.args,
+    )
+
+
 @bp.route("/people")
 @login_required
 def people():

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import io
+import xml.etree.ElementTree as ET
 
 import networkx as nx
 
@@ -145,3 +146,23 @@ def test_portfolio_coverage_rejects_unknown_sorts_and_filters(api):
     assert admin.get("/api/v1/portfolio/coverage?sort=mood").status_code == 422
     assert admin.get("/api/v1/portfolio/coverage?tier=gold").status_code == 422
     assert admin.get("/api/v1/portfolio/coverage?owner=0").status_code == 422
+
+
+def test_map_svg_is_a_standalone_drawing_of_every_person(api):
+    account, boss, report, ours = _account_with_map()
+    response = api.as_(UserFactory(role=Role.EXECUTIVE)).get(
+        f"/api/v1/accounts/{account.id}/map.svg"
+    )
+    assert response.status_code == 200
+    assert response.mimetype == "image/svg+xml"
+    root = ET.fromstring(response.data)  # noqa: S314 -- our own output
+    ids = {
+        int(g.get("data-id"))
+        for g in root.iter("{http://www.w3.org/2000/svg}g")
+        if "node" in (g.get("class") or "").split()
+    }
+    assert ids == {boss.id, report.id, ours.id}
+    assert b"<script" not in response.data
+    assert b"/people/" not in response.data  # no app links: the PDF reports reuse it
+    manager = api.as_(UserFactory(role=Role.ACCOUNT_MANAGER))
+    assert manager.get(f"/api/v1/accounts/{account.id}/map.svg").status_code == 404

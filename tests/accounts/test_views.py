@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 
+from relhealth.accounts.models import RelationshipKind, Tier
 from relhealth.auth.models import Role
 from tests.factories import (
     PASSWORD,
@@ -130,3 +131,22 @@ def test_someone_elses_map_is_not_found_and_signing_in_is_required(client, signe
     client = signed_in(manager)
     assert client.get(f"/accounts/{mine.id}/map").status_code == 200
     assert client.get(f"/accounts/{other.id}/map").status_code == 404
+
+
+def test_coverage_page_lists_accounts_worst_covered_first_and_filters(signed_in):
+
+    good = AccountFactory(name="Well Covered", tier=Tier.STRATEGIC)
+    covered = PersonFactory(account=good)
+    RelationshipFactory(source=StaffFactory(), target=covered, kind=RelationshipKind.COVERS)
+    bad = AccountFactory(name="Nobody Knows", tier=Tier.KEY)
+    PersonFactory(account=bad)
+    client = signed_in(UserFactory(role=Role.ADMIN))
+    html = client.get("/portfolio/coverage").data.decode()
+    assert html.index("Nobody Knows") < html.index("Well Covered")
+    assert "100%" in html
+    assert "uncovered" in html
+    only_key = client.get("/portfolio/coverage?tier=key").data.decode()
+    assert "Nobody Knows" in only_key
+    assert "Well Covered" not in only_key
+    best_first = client.get("/portfolio/coverage?sort=-coverage").data.decode()
+    assert best_first.index("Well Covered") < best_first.index("Nobody Knows")
