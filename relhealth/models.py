@@ -9,3 +9,13 @@ from relhealth.accounts.models import (  # noqa: F401
     Relationship,
 )
 from relhealth.auth.models import AccountAssignment, ApiToken, User  # noqa: F401
+from relhealth.cohorts.models import (  # noqa: F401
+    Cohort,
+    CohortMember,
+    ComplementaryCohort,
+    Invitation,
+    Program,
+    Wave,
+)
+from relhealth.messaging.models import OutboxMessage  # noqa: F401
+from relhealth.surveys.models import Answer, Question, Response, Survey, SurveyVersion  # noqa: F401

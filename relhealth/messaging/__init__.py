@@ -1,0 +1,1 @@
+"""Outbox and e-mail delivery, used by every domain."""
