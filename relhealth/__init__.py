@@ -49,6 +49,8 @@ def configure(app: Flask, config: dict[str, Any]) -> None:
         instance.mkdir(parents=True, exist_ok=True)
     app.config["SECRET_KEY"] = settings["SECRET_KEY"] or instance_secret_key(instance)
     app.config.update(
+        # Uploads (CSV imports) above 64 MB are refused with 413 before anything is read.
+        MAX_CONTENT_LENGTH=64 * 1024 * 1024,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings["SECURE_COOKIES"],
         REMEMBER_COOKIE_SECURE=settings["SECURE_COOKIES"],

@@ -1,11 +1,14 @@
 """The ``relhealth`` command. Every command is also ``flask --app relhealth ...``."""
 
 import contextvars
+import sys
 
 import click
 from flask import Flask
 from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
+from sqlalchemy.exc import IntegrityError
 
+from relhealth.accounts import importer
 from relhealth.auth.models import Role
 from relhealth.auth.service import create_user, issue_token, user_by_email
 from relhealth.core.errors import DomainError
@@ -160,7 +163,117 @@ def _seed_demo(seed: int, accounts: int, if_empty: bool) -> None:
         )
 
 
+@click.group("import", help="Import accounts, people or relationships from a CSV file.")
+def import_cli() -> None:
+    pass
+
+
+DRY_RUN_LISTED = 50  # changes a dry run prints one by one before it summarises
+
+
+IMPORT_STAGES = {"checking": "Checking lines", "writing": "Writing rows"}
+
+
+class _ImportProgress:
+    """A click progress bar per importer stage (checking, writing), on stderr, for big files."""
+
+    def __init__(self) -> None:
+        self.stage: str | None = None
+        self.bar = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if total < importer.PROGRESS_EVERY:
+            return
+        if stage != self.stage:
+            self.close()
+            self.stage = stage
+            self.bar = click.progressbar(
+                length=total,
+                label=IMPORT_STAGES.get(stage, stage),
+                file=sys.stderr,
+            )
+            self.bar.__enter__()
+        self.bar.update(done - self.bar.pos)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def _run_import(kind: str, file, dry_run: bool) -> None:
+    """Import one file; commit unless it is a dry run; on any bad line, exit 1 and say why."""
+    progress = _ImportProgress()
+    try:
+        result = importer.import_csv(db.session, kind, file, dry_run=dry_run, progress=progress)
+        if dry_run:
+            db.session.rollback()
+        else:
+            db.session.commit()
+    except importer.ImportRejected as error:
+        db.session.rollback()
+        raise click.ClickException("\n".join([error.message, *error.problems])) from None
+    except IntegrityError:
+        # Another writer took an e-mail, name or crm_id meanwhile: nothing of this file is kept.
+        db.session.rollback()
+        raise click.ClickException(
+            "The import clashed with data written meanwhile; nothing was imported. Try again."
+        ) from None
+    finally:
+        progress.close()
+    for warning in result.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    if dry_run:
+        for change in result.changes[:DRY_RUN_LISTED]:
+            click.echo(str(change))
+        if len(result.changes) > DRY_RUN_LISTED:
+            click.echo(f"... and {len(result.changes) - DRY_RUN_LISTED:,} more changes.")
+        click.echo(
+            f"Dry run, nothing written: {kind} would be {result.created:,} created,"
+            f" {result.updated:,} updated, {result.unchanged:,} unchanged."
+        )
+    else:
+        click.echo(
+            f"Imported {kind}: {result.created:,} created, {result.updated:,} updated,"
+            f" {result.unchanged:,} unchanged."
+        )
+
+
+FILE_ARGUMENT = click.argument("file", type=click.File("rb"))
+DRY_RUN_OPTION = click.option(
+    "--dry-run", is_flag=True, help="Check the file and print what would change; write nothing."
+)
+
+
+@import_cli.command("accounts")
+@FILE_ARGUMENT
+@DRY_RUN_OPTION
+@with_appcontext
+def import_accounts(file, dry_run: bool) -> None:
+    """Create or update accounts from FILE (CSV; docs/import.md)."""
+    _run_import("accounts", file, dry_run)
+
+
+@import_cli.command("people")
+@FILE_ARGUMENT
+@DRY_RUN_OPTION
+@with_appcontext
+def import_people(file, dry_run: bool) -> None:
+    """Create or update people, theirs and ours, from FILE (CSV; docs/import.md)."""
+    _run_import("people", file, dry_run)
+
+
+@import_cli.command("relationships")
+@FILE_ARGUMENT
+@DRY_RUN_OPTION
+@with_appcontext
+def import_relationships(file, dry_run: bool) -> None:
+    """Create or update relationships between people from FILE (CSV; docs/import.md)."""
+    _run_import("relationships", file, dry_run)
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(serve_command)
     app.cli.add_command(demo)
+    app.cli.add_command(import_cli)

@@ -2,10 +2,14 @@
 
 from flask import Response
 from flask.views import MethodView
+from flask_smorest.fields import Upload
+from marshmallow import Schema, fields
 
-from relhealth.accounts import graph, schemas, service
+from relhealth.accounts import graph, importer, schemas, service
+from relhealth.accounts.map import render_map
+from relhealth.accounts.seniority import ladder
 from relhealth.auth.api import api_blueprint, api_user
-from relhealth.auth.permissions import account_access
+from relhealth.auth.permissions import account_access, may_import, require
 from relhealth.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from relhealth.core.schemas import EndArgs, sort_keys
 from relhealth.core.time import today_utc
@@ -275,6 +279,21 @@ class StakeholderGraph(MethodView):
         }
 
 
+@graph_blp.route("/<id:account_id>/map.svg")
+class StakeholderMapSvg(MethodView):
+    @graph_blp.response(200, content_type="image/svg+xml", description="The SVG map")
+    def get(self, account_id):
+        """The account's stakeholder map as a standalone SVG
+
+        The same drawing as the map page and the PDF reports: layered by seniority, their
+        people facing ours, gaps outlined, with a legend.
+        """
+        account = account_access(db.session, api_user(), account_id)
+        stakeholders, metrics = service.account_map(db.session, account)
+        svg = render_map(stakeholders, metrics, title=account.name, ladder=ladder())
+        return Response(svg, mimetype="image/svg+xml")
+
+
 @graph_blp.route("/<id:account_id>/snapshots")
 class Snapshots(MethodView):
     @graph_blp.response(200, schemas.SnapshotSchema(many=True))
@@ -333,4 +352,63 @@ class PortfolioCoverage(MethodView):
         return service.portfolio_coverage(db.session, api_user(), args, sort)
 
 
-blueprints = (accounts_blp, people_blp, relationships_blp, team_blp, graph_blp, portfolio_blp)
+# Imports ---------------------------------------------------------------------------------------
+
+imports_blp = api_blueprint(
+    "imports", __name__, "/imports", "CSV imports of accounts, people and relationships (admins)."
+)
+
+
+class ImportArgs(Schema):
+    dry_run = fields.Boolean(
+        load_default=False, metadata={"description": "check and count, but write nothing"}
+    )
+
+
+class ImportFileArgs(Schema):
+    file = Upload(required=True, metadata={"description": "the CSV file (UTF-8)"})
+
+
+class ImportResultSchema(Schema):
+    kind = fields.String()
+    dry_run = fields.Boolean()
+    created = fields.Integer()
+    updated = fields.Integer()
+    unchanged = fields.Integer()
+    warnings = fields.List(fields.String())
+
+
+@imports_blp.before_request
+def _admins_only() -> None:
+    # Runs after the blueprint's token check, so the user is known.
+    require(may_import(api_user()), "Only an admin may import.")
+
+
+@imports_blp.route("/<any(accounts, people, relationships):kind>")
+class Import(MethodView):
+    @imports_blp.arguments(ImportArgs, location="query")
+    @imports_blp.arguments(ImportFileArgs, location="files")
+    @imports_blp.response(200, ImportResultSchema)
+    def post(self, args, files, kind):
+        """Import a CSV file of accounts, people or relationships
+
+        All or nothing: a file with any bad line writes nothing and is answered 422 with one
+        message per bad line under ``errors.files.file``. Columns: docs/import.md.
+        """
+        result = importer.import_csv(db.session, kind, files["file"], dry_run=args["dry_run"])
+        if args["dry_run"]:
+            db.session.rollback()
+        else:
+            db.session.commit()
+        return result
+
+
+blueprints = (
+    accounts_blp,
+    people_blp,
+    relationships_blp,
+    team_blp,
+    graph_blp,
+    portfolio_blp,
+    imports_blp,
+)
