@@ -3,7 +3,7 @@
 from collections import Counter
 from math import ceil
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from marshmallow import ValidationError
@@ -129,9 +129,7 @@ def detail(account_id: int):
     account = account_access(db.session, current_user, account_id)
     grouped = service.people_by_side_and_level(db.session, account)
     team = service.team_of(db.session, account, active=True)
-    can_edit = db.session.scalar(
-        select(func.count()).where(Account.id == account.id, writable_accounts(current_user))
-    )
+    can_edit = _can_edit(account)
     return render_template(
         "accounts/detail.html",
         account=account,
@@ -160,8 +158,22 @@ def stakeholder_map(account_id: int):
     )
     people = dict(stakeholders.nodes(data=True))
     counts = Counter((p["seniority"], p["side"]) for p in people.values())
+    snapshots = service.snapshots_of(db.session, account)
+    since = request.args.get("since", "")
+    compared, change = None, None
+    if since.isdigit() and len(since) < 10:
+        compared = next((snap for snap in snapshots if snap.id == int(since)), None)
+    if compared is not None:
+        change = graph.diff(
+            {"graph": compared.graph, "metrics": compared.metrics},
+            {"graph": graph.node_link(stakeholders), "metrics": metrics},
+        )
     return render_template(
         "accounts/map.html",
+        snapshots=snapshots,
+        compared=compared,
+        change=change,
+        can_edit=_can_edit(account),
         account=account,
         svg=Markup(svg),  # noqa: S704 -- render_map escapes every piece of user text itself
         metrics=metrics,
@@ -169,6 +181,27 @@ def stakeholder_map(account_id: int):
         levels=map_levels(stakeholders, settings.ladder),
         counts=counts,
         stale_days=settings.stale_days,
+    )
+
+
+def _can_edit(account: Account) -> bool:
+    return bool(
+        db.session.scalar(
+            select(func.count()).where(Account.id == account.id, writable_accounts(current_user))
+        )
+    )
+
+
+@bp.route("/accounts/<id:account_id>/snapshots", methods=["POST"])
+@login_required
+def take_snapshot(account_id: int):
+    """Freeze today's map so later changes can be compared with it."""
+    account = account_access(db.session, current_user, account_id, write=True)
+    snapshot = service.take_snapshot(db.session, account)
+    db.session.commit()
+    flash("Snapshot taken. Changes from now on can be compared with it.", "info")
+    return redirect(
+        url_for("account_pages.stakeholder_map", account_id=account.id, since=snapshot.id)
     )
 
 

@@ -150,3 +150,31 @@ def test_coverage_page_lists_accounts_worst_covered_first_and_filters(signed_in)
     assert "Well Covered" not in only_key
     best_first = client.get("/portfolio/coverage?sort=-coverage").data.decode()
     assert best_first.index("Well Covered") < best_first.index("Nobody Knows")
+
+
+def test_map_page_takes_snapshots_and_shows_what_changed_since(signed_in, session):
+    account = AccountFactory()
+    stays = PersonFactory(account=account, first_name="Stella")
+    leaves = PersonFactory(account=account, first_name="Leon")
+    manager = UserFactory(role=Role.ACCOUNT_MANAGER)
+    account.owner_id = manager.id
+    client = signed_in(manager)
+    assert b"No snapshots yet" in client.get(f"/accounts/{account.id}/map").data
+    response = client.post(f"/accounts/{account.id}/snapshots")
+    assert response.status_code == 302
+    snapshot_id = int(response.headers["Location"].split("since=")[1])
+    leaves.left_on = dt.date(2020, 1, 1)
+    PersonFactory(account=account, first_name="Nina")
+    session.flush()
+    html = client.get(f"/accounts/{account.id}/map?since={snapshot_id}").data.decode()
+    joined, left = html.split("<h3>Joined (1)</h3>")[1].split("<h3>Left (1)</h3>")
+    assert "Nina" in joined
+    assert "Leon" in left.split("Links:")[0]
+    assert stays.first_name not in joined
+
+
+def test_only_those_who_may_change_an_account_take_snapshots(signed_in):
+    account = AccountFactory()
+    client = signed_in(UserFactory(role=Role.EXECUTIVE))
+    assert b"Take a snapshot now" not in client.get(f"/accounts/{account.id}/map").data
+    assert client.post(f"/accounts/{account.id}/snapshots").status_code == 403
