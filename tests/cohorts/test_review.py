@@ -1,0 +1,98 @@
+"""The listening program review, on hand-made facts."""
+
+import datetime as dt
+
+from relhealth.cohorts.review import AccountFacts, Reach, review
+
+LADDER = ("executive", "senior", "manager", "staff")
+
+
+def facts(name, kind="customer", tier="key", relationship_type="relationship", account_id=1):
+    return AccountFacts(account_id, name, kind, tier, relationship_type)
+
+
+def reach(wave, answered, *, account_id=1, panel=True, event=False, program="Quarterly"):
+    return Reach(
+        account_id=account_id,
+        wave_id=wave,
+        opens_at=dt.datetime(2026, wave, 1, tzinfo=dt.UTC),
+        program=program,
+        panel=panel,
+        event_triggered=event,
+        answered=frozenset(answered),
+    )
+
+
+def test_an_account_nobody_asked_is_flagged_first():
+    results = review(
+        [facts("Heard", account_id=1), facts("Contoso", account_id=2)],
+        [
+            reach(1, {(1, "external", "executive"), (2, "external", "manager")}),
+            reach(2, {(1, "external", "executive"), (2, "external", "manager")}),
+        ],
+        LADDER,
+    )
+    assert [r.name for r in results] == ["Contoso", "Heard"]
+    assert results[0].recommendations == [
+        "Nobody at Contoso has been surveyed yet: add it to a panel."
+    ]
+    assert results[1].recommendations == []
+    assert results[1].levels_heard == ["executive", "manager"]
+    assert results[1].panel_continuity == 1.0
+
+
+def test_only_executives_answering_a_deep_relationship_asks_for_a_lower_cohort():
+    [result] = review(
+        [facts("Contoso")],
+        [reach(1, {(1, "external", "executive")}), reach(2, {(1, "external", "executive")})],
+        LADDER,
+    )
+    assert "Only executive level answers at Contoso: add a senior-level cohort." in (
+        result.recommendations
+    )
+
+
+def test_a_partner_whose_side_of_ours_is_never_asked_is_told_so():
+    [result] = review(
+        [facts("Fabrikam", kind="partner")],
+        [reach(1, {(1, "external", "manager"), (2, "external", "staff")})],
+        LADDER,
+    )
+    assert "Fabrikam is a partner but our side is never asked: add our team." in (
+        result.recommendations
+    )
+    assert result.sides_heard == ["external"]
+
+
+def test_deep_relationships_want_a_panel_and_transactional_ones_event_triggers():
+    [deep] = review(
+        [facts("Deep", tier="strategic")],
+        [reach(1, {(1, "external", "manager"), (2, "external", "staff")}, panel=False)],
+        LADDER,
+    )
+    assert any("no fixed panel" in text for text in deep.recommendations)
+    assert any("heard only once" in text for text in deep.recommendations)
+    [shop] = review(
+        [facts("Shop", tier="standard", relationship_type="transactional")],
+        [reach(1, {(1, "external", "staff")}, panel=False)],
+        LADDER,
+    )
+    assert shop.recommendations == [
+        "Shop is transactional: a survey triggered by its renewal or start fits better "
+        "than a recurring one."
+    ]
+
+
+def test_panel_continuity_compares_the_last_two_waves_and_low_continuity_is_flagged():
+    [result] = review(
+        [facts("Churny")],
+        [
+            reach(1, {(1, "external", "manager"), (2, "external", "staff")}),
+            reach(2, {(1, "external", "manager"), (2, "external", "staff")}),
+            reach(3, {(3, "external", "manager"), (4, "external", "staff")}),
+        ],
+        LADDER,
+    )
+    assert result.waves == 3
+    assert result.panel_continuity == 0.0
+    assert any("answered again" in text for text in result.recommendations)
