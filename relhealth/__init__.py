@@ -88,15 +88,35 @@ def register_blueprints(app: Flask) -> None:
     from relhealth.accounts import views as accounts_views
     from relhealth.auth import api as auth_api
     from relhealth.auth import views as auth_views
+    from relhealth.cohorts import api as cohorts_api
+    from relhealth.cohorts import views as cohorts_views
     from relhealth.extensions import api, csrf
+    from relhealth.messaging import views as messaging_views
+    from relhealth.surveys import api as surveys_api
+    from relhealth.surveys import views as surveys_views
     from relhealth.web import views as web_views
 
     # Token-authenticated API blueprints: no cookies, so no CSRF token.
-    for blueprint in (auth_api.blp, *accounts_api.blueprints):
+    for blueprint in (
+        auth_api.blp,
+        *accounts_api.blueprints,
+        *surveys_api.token_blueprints,
+        *cohorts_api.blueprints,
+    ):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)
-    for blueprint in (web_views.bp, auth_views.bp, accounts_views.bp):
+    # Answering through a personal link: the link's token is the credential, no cookies either.
+    api.register_blueprint(surveys_api.submit_blp)
+    csrf.exempt(surveys_api.submit_blp)
+    for blueprint in (
+        web_views.bp,
+        auth_views.bp,
+        accounts_views.bp,
+        cohorts_views.bp,
+        messaging_views.bp,
+    ):
         app.register_blueprint(blueprint)
+    app.register_blueprint(surveys_views.bp)  # the respondent form; CSRF-protected
 
 
 def register_error_handlers(app: Flask) -> None:

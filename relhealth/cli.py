@@ -11,8 +11,12 @@ from sqlalchemy.exc import IntegrityError
 from relhealth.accounts import importer
 from relhealth.auth.models import Role
 from relhealth.auth.service import create_user, issue_token, user_by_email
+from relhealth.cohorts.cli import review_command, tick_command, worker_command
 from relhealth.core.errors import DomainError
+from relhealth.core.time import today_utc
 from relhealth.extensions import db
+from relhealth.messaging.cli import send_mail
+from relhealth.surveys import importer as responses_importer
 
 
 def main() -> None:
@@ -139,7 +143,15 @@ def demo(
 def _seed_demo(seed: int, accounts: int, if_empty: bool) -> None:
     from flask_migrate import upgrade
 
-    from relhealth.demo import DEMO_PASSWORD, generate_portfolio, is_empty, seed_database
+    from relhealth.demo import (
+        DEMO_PASSWORD,
+        generate_portfolio,
+        is_empty,
+        seed_database,
+        seed_survey_history,
+    )
+
+    today = today_utc()
 
     upgrade()
     if not is_empty(db.session):
@@ -150,11 +162,13 @@ def _seed_demo(seed: int, accounts: int, if_empty: bool) -> None:
             )
         click.echo("The database already holds data; leaving it as it is.")
     else:
-        with click.progressbar(length=2, label="Seeding the demo portfolio") as bar:
-            portfolio = generate_portfolio(seed=seed, accounts=accounts)
+        with click.progressbar(length=3, label="Seeding the demo portfolio") as bar:
+            portfolio = generate_portfolio(seed=seed, accounts=accounts, today=today)
             bar.update(1)
             counts = seed_database(db.session, portfolio)
             db.session.commit()
+            bar.update(1)
+            counts.update(seed_survey_history(db.session, today, seed=seed))
             bar.update(1)
         click.echo(", ".join(f"{n:,} {what}" for what, n in counts.items()))
         click.echo(
@@ -163,7 +177,7 @@ def _seed_demo(seed: int, accounts: int, if_empty: bool) -> None:
         )
 
 
-@click.group("import", help="Import accounts, people or relationships from a CSV file.")
+@click.group("import", help="Import accounts, people, relationships or responses from a CSV file.")
 def import_cli() -> None:
     pass
 
@@ -201,11 +215,17 @@ class _ImportProgress:
             self.bar = None
 
 
-def _run_import(kind: str, file, dry_run: bool) -> None:
-    """Import one file; commit unless it is a dry run; on any bad line, exit 1 and say why."""
+def _run_import(kind: str, file, dry_run: bool, run=None) -> None:
+    """Import one file; commit unless it is a dry run; on any bad line, exit 1 and say why.
+
+    ``run(session, file, dry_run=..., progress=...)`` imports; default: ``importer.import_csv``.
+    """
     progress = _ImportProgress()
     try:
-        result = importer.import_csv(db.session, kind, file, dry_run=dry_run, progress=progress)
+        if run is None:
+            result = importer.import_csv(db.session, kind, file, dry_run=dry_run, progress=progress)
+        else:
+            result = run(db.session, file, dry_run=dry_run, progress=progress)
         if dry_run:
             db.session.rollback()
         else:
@@ -272,8 +292,21 @@ def import_relationships(file, dry_run: bool) -> None:
     _run_import("relationships", file, dry_run)
 
 
+@import_cli.command("responses")
+@FILE_ARGUMENT
+@DRY_RUN_OPTION
+@with_appcontext
+def import_responses(file, dry_run: bool) -> None:
+    """Import historical survey responses from FILE (CSV; docs/surveys.md)."""
+    _run_import("responses", file, dry_run, responses_importer.import_responses)
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(serve_command)
     app.cli.add_command(demo)
     app.cli.add_command(import_cli)
+    app.cli.add_command(send_mail)
+    app.cli.add_command(tick_command)
+    app.cli.add_command(review_command)
+    app.cli.add_command(worker_command)

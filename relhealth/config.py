@@ -42,6 +42,22 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "SECURE_COOKIES": (False, _parse_bool),
     # Where `relhealth serve` binds.
     "BIND": ("127.0.0.1:5000", str),
+    # Where people reach this app: links in e-mails start with it (docs/messaging.md).
+    "BASE_URL": ("http://127.0.0.1:5000", str),
+    # Our company's name as respondents know it, in e-mails and survey wording.
+    "COMPANY_NAME": ("Our company", str),
+    # The From of every e-mail.
+    "MAIL_FROM": ("relhealth <relhealth@localhost>", str),
+    # smtp://user:pass@host:port[?starttls=true] or smtps://...; empty: files in instance/outbox/.
+    "SMTP_URL": ("", str),
+    # Seconds to wait on the SMTP server before calling it unreachable.
+    "SMTP_TIMEOUT": (30.0, float),
+    # Give up on a message the server keeps refusing after this many attempts.
+    "SMTP_MAX_ATTEMPTS": (8, int),
+    # Celery broker (redis://127.0.0.1:6379/0); empty: no workers, run `relhealth tick` by cron.
+    "BROKER_URL": ("", str),
+    # With a broker, Celery beat runs the scheduler tick every this many minutes.
+    "TICK_MINUTES": (5.0, float),
 }
 
 ENV_PREFIX = "RELHEALTH_"

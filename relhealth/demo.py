@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from relhealth.accounts.models import (
@@ -22,8 +22,16 @@ from relhealth.accounts.models import (
     PersonRole,
     Relationship,
 )
+from relhealth.accounts.service import end_person
 from relhealth.auth.models import AccountAssignment, User
 from relhealth.auth.service import hash_password
+from relhealth.cohorts.models import Invitation, InvitationStatus, Wave
+from relhealth.cohorts.service import create_cohort, create_program
+from relhealth.cohorts.tick import tick
+from relhealth.messaging.models import MessageStatus, OutboxMessage
+from relhealth.surveys.builtin import install_builtin_surveys
+from relhealth.surveys.models import SurveyVersion
+from relhealth.surveys.service import submit_response, survey_by_key
 
 DEMO_PASSWORD = "relhealth-demo"  # noqa: S105 -- documented in the README, demo data only
 DEMO_DOMAIN = "relhealth.demo"
@@ -555,3 +563,222 @@ def seed_database(session: Session, portfolio: Portfolio) -> dict[str, int]:
         "team members": len(members),
         "users": len(user_id),
     }
+
+
+# Two years of listening ---------------------------------------------------------------------
+
+QUARTERS = 8
+DEMO_OPEN_DAYS = 21
+PROGRAMS = (
+    # name, survey key, cohort name, mode, rule
+    (
+        "Quarterly relationship health",
+        "relationship-health",
+        "Customer panel, both sides",
+        "fixed",
+        {"kinds": ["customer"], "sides": ["external", "internal"]},
+    ),
+    (
+        "Partner two-way",
+        "partner-two-way",
+        "Partners, both sides",
+        "dynamic",
+        {"kinds": ["partner"], "sides": ["external", "internal"]},
+    ),
+)
+IMPROVEMENTS = (
+    "Faster answers from support when something breaks.",
+    "Fewer hand-offs between your teams; we repeat ourselves too often.",
+    "Be clearer about pricing before renewals.",
+    "Bring us ideas from other customers, not only what we ask for.",
+    "Involve our engineers earlier in your roadmap.",
+    "Keep the same account team for longer.",
+)
+PRAISE = (
+    "Keep doing the quarterly reviews, they are genuinely useful.",
+    "Nothing major: the team is responsive and knows our business.",
+    "More of the same, the onboarding of our new site went very well.",
+)
+
+
+@dataclass
+class _Mood:
+    """How an account's relationship drifts: a level, a trend per quarter, blind spots."""
+
+    level: float
+    trend: float
+    optimism: float  # how much rosier our people see it
+    dimension_offsets: dict[str, float]
+
+
+def _quarter_starts(today: dt.date, quarters: int) -> list[dt.datetime]:
+    first = dt.date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    starts = []
+    for back in range(quarters - 1, -1, -1):
+        month = first.month - 3 * back
+        year = first.year + (month - 1) // 12
+        month = (month - 1) % 12 + 1
+        starts.append(dt.datetime(year, month, 1, 9, tzinfo=dt.UTC))
+    return starts
+
+
+def _answer(rng: random.Random, question, score: float) -> object:
+    """A plausible answer to ``question`` from someone whose latent score is ``score``."""
+    if question.type.value == "nps":
+        return max(0, min(10, round(score / 10 + rng.gauss(0, 0.9))))
+    if question.type.value == "rating":
+        lo, hi = question.scale_min, question.scale_max
+        return max(lo, min(hi, round(lo + (hi - lo) * score / 100 + rng.gauss(0, 0.5))))
+    if question.type.value in ("choice", "multi_choice"):
+        pick = rng.choice(question.options)
+        return pick if question.type.value == "choice" else [pick]
+    return None
+
+
+def seed_survey_history(session: Session, today: dt.date, seed: int = 7) -> dict[str, int]:
+    """Two years of quarterly waves with answers that behave like real ones.
+
+    Runs the real scheduler tick at each quarter and submits answers through the survey
+    service: some accounts decline, our people see things rosier than their people,
+    executives are more critical than the line, people leave between waves. Commits as the
+    tick does; the demo's historical e-mails are marked sent.
+    """
+    rng = random.Random(seed * 7919)  # noqa: S311 -- reproducible demo data, not secrets
+    install_builtin_surveys(session)
+    starts = _quarter_starts(today, QUARTERS)
+    for name, survey_key, cohort_name, mode, rule in PROGRAMS:
+        cohort = create_cohort(session, {"name": cohort_name, "mode": mode, "rule": rule})
+        create_program(
+            session,
+            {
+                "name": name,
+                "survey_id": survey_by_key(session, survey_key).id,
+                "cohort_id": cohort.id,
+                "starts_at": starts[0],
+                "open_days": DEMO_OPEN_DAYS,
+                "fatigue_days": 60,
+            },
+            today,
+        )
+    session.commit()
+
+    moods: dict[int, _Mood] = {}
+    for account in session.scalars(select(Account).order_by(Account.id)):
+        shape = rng.random()
+        moods[account.id] = _Mood(
+            level=rng.uniform(58, 85),
+            trend=rng.uniform(-6, -3)
+            if shape < 0.3
+            else rng.uniform(1.5, 4)
+            if shape > 0.8
+            else rng.uniform(-1, 1),
+            optimism=rng.uniform(6, 16),
+            dimension_offsets={},
+        )
+    person_effect: dict[int, float] = defaultdict(lambda: rng.gauss(0, 6))
+    propensity: dict[int, float] = defaultdict(lambda: rng.betavariate(6, 2))
+    team_names = defaultdict(list)
+    for account_id, first, last in session.execute(
+        select(AccountTeamMember.account_id, Person.first_name, Person.last_name).join(
+            Person, Person.id == AccountTeamMember.person_id
+        )
+    ):
+        team_names[account_id].append(f"{first} {last}")
+
+    responses = 0
+    for quarter, opens in enumerate(starts):
+        if quarter:
+            _churn(session, rng, opens)
+        tick(session, now=opens)
+        waves = session.scalars(select(Wave).where(Wave.opens_at == opens)).all()
+        for wave in waves:
+            version = session.get(SurveyVersion, wave.survey_version_id)
+            invited = session.scalars(
+                select(Invitation).where(
+                    Invitation.wave_id == wave.id,
+                    Invitation.status == InvitationStatus.INVITED,
+                )
+            ).all()
+            for invitation in invited:
+                external = invitation.side.value == "external"
+                # Some people answer every wave, some rarely: panels keep their regulars.
+                chance = propensity[invitation.person_id]
+                if external and invitation.seniority == "executive":
+                    chance *= 0.7
+                if rng.random() > (chance if external else min(1.0, chance + 0.15)):
+                    continue
+                mood = moods[invitation.account_id]
+                score = mood.level + mood.trend * quarter + person_effect[invitation.person_id]
+                if external and invitation.seniority == "executive":
+                    score -= 8
+                if not external:
+                    score += mood.optimism
+                answers = {}
+                for question in version.questions:
+                    offset = mood.dimension_offsets.setdefault(
+                        question.dimension or "", rng.gauss(0, 7)
+                    )
+                    # A blind spot: where we see strength they see weakness.
+                    value = _answer(
+                        rng,
+                        question,
+                        score + (offset if external else -offset / 2) + rng.gauss(0, 6),
+                    )
+                    if value is not None:
+                        answers[question.key] = value
+                    elif question.key == "do_differently" and rng.random() < 0.4:
+                        answers[question.key] = rng.choice(IMPROVEMENTS if score < 70 else PRAISE)
+                    elif (
+                        question.key == "made_a_difference"
+                        and external
+                        and team_names[invitation.account_id]
+                        and rng.random() < 0.3
+                    ):
+                        answers[question.key] = rng.choice(team_names[invitation.account_id])
+                submitted = wave.opens_at + dt.timedelta(
+                    days=rng.randint(0, DEMO_OPEN_DAYS - 2), hours=rng.randint(0, 8)
+                )
+                if submitted >= dt.datetime.combine(today, dt.time(), tzinfo=dt.UTC):
+                    continue
+                submit_response(session, invitation, answers, now=submitted)
+                responses += 1
+        session.commit()
+    tick(session, now=dt.datetime.combine(today, dt.time(8), tzinfo=dt.UTC))
+    # What the demo "sent" in the past is history, not mail waiting to go out.
+    session.execute(
+        update(OutboxMessage).values(status=MessageStatus.SENT, sent_at=OutboxMessage.created_at)
+    )
+    session.commit()
+    waves = session.scalar(select(func.count()).select_from(Wave))
+    return {"survey waves": waves, "responses": responses}
+
+
+def _churn(session: Session, rng: random.Random, when: dt.datetime) -> None:
+    """A few of their people leave before a wave, and a few new ones arrive."""
+    today = when.date()
+    active = session.scalars(
+        select(Person).where(
+            Person.side == "external",
+            or_(Person.left_on.is_(None), Person.left_on > today),
+        )
+    ).all()
+    for person in rng.sample(active, k=max(1, len(active) // 50)):
+        left = today - dt.timedelta(days=rng.randint(5, 40))
+        end_person(session, person, max(left, person.active_from or left))
+    accounts = sorted({p.account_id for p in active})
+    for account_id in rng.sample(accounts, k=min(3, len(accounts))):
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        level = rng.choice(("senior", "manager", "staff"))
+        session.add(
+            Person(
+                account_id=account_id,
+                side="external",
+                first_name=first,
+                last_name=last,
+                email=f"{first}.{last}.{today:%Y%m}.{account_id}@newcomer.example".lower(),
+                title=rng.choice(EXTERNAL_TITLES[level]),
+                seniority=level,
+                active_from=today - dt.timedelta(days=rng.randint(5, 40)),
+            )
+        )
+    session.flush()

@@ -21,7 +21,20 @@ from relhealth.accounts.models import (
 )
 from relhealth.auth.models import AccountAssignment, Role, User
 from relhealth.auth.service import hash_password, issue_token
+from relhealth.cohorts.models import (
+    Cohort,
+    CohortMode,
+    Invitation,
+    InvitationStatus,
+    Program,
+    Wave,
+    WaveStatus,
+)
+from relhealth.core.tokens import digest, new_token
+from relhealth.db import utcnow
 from relhealth.extensions import db
+from relhealth.surveys.builtin import install_builtin_surveys
+from relhealth.surveys.models import Survey, SurveyVersion
 
 PASSWORD = "correct horse battery"
 PASSWORD_HASH = hash_password(PASSWORD)  # hashing is slow on purpose: do it once
@@ -105,6 +118,92 @@ class AssignmentFactory(Base):
 
     user = factory.SubFactory(UserFactory, role=Role.VIEWER)
     account_id = factory.LazyFunction(lambda: AccountFactory().id)
+
+
+def builtin_survey(key: str = "relationship-health") -> Survey:
+    """A shipped survey template (installed on first use)."""
+    install_builtin_surveys(db.session)
+    return db.session.scalars(select(Survey).where(Survey.key == key)).one()
+
+
+def frozen_latest_version(survey_id: int) -> int:
+    """The id of the survey's latest version, frozen as the tick freezes it when a wave opens."""
+    version = db.session.scalars(
+        select(SurveyVersion)
+        .where(SurveyVersion.survey_id == survey_id)
+        .order_by(SurveyVersion.number.desc())
+        .limit(1)
+    ).one()
+    version.frozen_at = version.frozen_at or utcnow()
+    return version.id
+
+
+class CohortFactory(Base):
+    class Meta:
+        model = Cohort
+
+    name = factory.Sequence(lambda n: f"Cohort {n}")
+    mode = CohortMode.DYNAMIC
+    rule = factory.LazyFunction(dict)
+
+
+class ProgramFactory(Base):
+    """A quarterly program of the Relationship health template."""
+
+    class Meta:
+        model = Program
+
+    name = factory.Sequence(lambda n: f"Program {n}")
+    survey_id = factory.LazyFunction(lambda: builtin_survey().id)
+    cohort = factory.SubFactory(CohortFactory)
+    starts_at = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+
+
+class WaveFactory(Base):
+    """An open wave (open now, for two weeks) with its program's survey version frozen."""
+
+    class Meta:
+        model = Wave
+
+    program = factory.SubFactory(ProgramFactory)
+    occurrence = factory.Sequence(lambda n: f"2026-Q{n}")
+    survey_version_id = factory.LazyAttribute(lambda o: frozen_latest_version(o.program.survey_id))
+    opens_at = factory.LazyFunction(lambda: utcnow() - dt.timedelta(days=1))
+    closes_at = factory.LazyFunction(lambda: utcnow() + dt.timedelta(days=14))
+    status = WaveStatus.OPEN
+
+
+class InvitationFactory(Base):
+    """An invitation with a personal link; ``invitation.token`` is the plain token (tests only).
+
+    Side and seniority are frozen from ``person`` (one of theirs by default); give ``account_id``
+    for one of ours.
+    """
+
+    class Meta:
+        model = Invitation
+
+    class Params:
+        person = factory.SubFactory(PersonFactory)
+
+    wave = factory.SubFactory(WaveFactory)
+    person_id = factory.LazyAttribute(lambda o: o.person.id)
+    account_id = factory.LazyAttribute(lambda o: o.person.account_id)
+    side = factory.LazyAttribute(lambda o: o.person.side)
+    seniority = factory.LazyAttribute(lambda o: o.person.seniority)
+    status = InvitationStatus.INVITED
+    token = factory.LazyFunction(lambda: new_token()[0])
+    expires_at = factory.LazyAttribute(lambda o: o.wave.closes_at)
+    invited_at = factory.LazyAttribute(lambda o: o.wave.opens_at)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        token = kwargs.pop("token")
+        if kwargs.get("status") == InvitationStatus.SKIPPED:
+            kwargs.setdefault("skip_reason", "opted_out")
+        invitation = super()._create(model_class, *args, token_hash=digest(token), **kwargs)
+        invitation.token = token
+        return invitation
 
 
 class ApiCaller:

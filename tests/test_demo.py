@@ -9,7 +9,10 @@ from relhealth.accounts.models import Account, Person, Relationship
 from relhealth.accounts.rules import reporting_cycle
 from relhealth.accounts.seniority import infer_seniority
 from relhealth.auth.models import User
-from relhealth.demo import generate_portfolio, is_empty, seed_database
+from relhealth.cohorts.models import Wave
+from relhealth.demo import generate_portfolio, is_empty, seed_database, seed_survey_history
+from relhealth.messaging.models import MessageStatus, OutboxMessage
+from relhealth.surveys.models import Answer, Response
 
 TODAY = dt.date(2026, 11, 26)
 
@@ -77,3 +80,48 @@ def test_seeding_writes_the_whole_portfolio_into_an_empty_database(session):
     assert manager.person is not None
     assert manager.person.title == "Key Account Manager"
     assert not is_empty(session)
+
+
+def test_two_years_of_waves_show_the_dynamics_the_demo_promises(session):
+    seed_database(session, generate_portfolio(today=TODAY))
+    counts = seed_survey_history(session, TODAY)
+    assert counts["survey waves"] == 16  # eight quarters of two programs
+    rows = session.execute(
+        select(Response.account_id, Response.side, Response.seniority, Answer.value, Wave.opens_at)
+        .join(Answer, Answer.response_id == Response.id)
+        .join(Wave, Wave.id == Response.wave_id)
+        .where(Answer.question_key == "nps")
+    ).all()
+    assert len(rows) == counts["responses"]
+
+    def mean(values):
+        values = list(values)
+        return sum(values) / len(values)
+
+    internal = mean(r.value for r in rows if r.side.value == "internal")
+    external = mean(r.value for r in rows if r.side.value == "external")
+    assert internal > external + 0.5  # our people see it rosier than theirs
+    top = mean(r.value for r in rows if r.side.value == "external" and r.seniority == "executive")
+    line = mean(r.value for r in rows if r.side.value == "external" and r.seniority != "executive")
+    assert top < line  # executives are more critical than the line
+    first, last = min(r.opens_at for r in rows), max(r.opens_at for r in rows)
+    by_account = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        if r.side.value == "external" and r.opens_at in (first, last):
+            by_account[r.account_id][r.opens_at].append(r.value)
+    declines = [
+        mean(waves[first]) - mean(waves[last])
+        for waves in by_account.values()
+        if waves[first] and waves[last]
+    ]
+    assert any(drop > 1.5 for drop in declines)  # some accounts decline over two years
+    assert session.scalar(
+        select(func.count()).select_from(Person).where(Person.left_on.is_not(None))
+    )
+
+
+def test_the_demos_past_e_mails_are_history_not_mail_waiting_to_go(session):
+    seed_database(session, generate_portfolio(accounts=4, today=TODAY))
+    seed_survey_history(session, TODAY)
+    statuses = set(session.scalars(select(OutboxMessage.status)))
+    assert statuses == {MessageStatus.SENT}

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Select, and_, case, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, insert, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from relhealth.accounts import graph
@@ -689,6 +689,49 @@ def take_snapshot(
     session.add(snapshot)
     session.flush()
     return snapshot
+
+
+def take_snapshots(
+    session: Session,
+    account_ids: Sequence[int],
+    reason: SnapshotReason,
+    wave_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> int:
+    """``take_snapshot`` for many accounts at once (a survey wave's), in four queries.
+
+    The same graphs and metrics as one by one, loaded as ``portfolio_coverage`` loads them and
+    written in one bulk insert. Returns how many snapshots were taken.
+    """
+    if not account_ids:
+        return 0
+    now = now or utcnow()
+    settings = graph_settings(today_utc(now))
+    nodes, edges = _graph_nodes_and_edges(
+        session, select(Account.id).where(Account.id.in_(account_ids)), settings.today
+    )
+    edges_by_node = defaultdict(list)
+    for edge in edges:
+        edges_by_node[edge.source].append(edge)
+        edges_by_node[edge.target].append(edge)
+    rows = []
+    for account_id in account_ids:
+        people = nodes.get(account_id, {})
+        stakeholders = graph.build_graph(
+            people.values(), {e for pid in people for e in edges_by_node[pid]}
+        )
+        rows.append(
+            {
+                "account_id": account_id,
+                "taken_at": now,
+                "reason": reason,
+                "wave_id": wave_id,
+                "graph": graph.node_link(stakeholders),
+                "metrics": graph.account_metrics(stakeholders, settings),
+            }
+        )
+    session.execute(insert(GraphSnapshot), rows)
+    return len(rows)
 
 
 def snapshots_of(session: Session, account: Account) -> list[GraphSnapshot]:

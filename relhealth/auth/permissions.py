@@ -91,6 +91,16 @@ def may_import(user: User) -> bool:
     return user.role == Role.ADMIN
 
 
+def may_manage_surveys(user: User) -> bool:
+    """Create survey templates and edit their questions."""
+    return user.role == Role.ADMIN
+
+
+def may_manage_listening(user: User) -> bool:
+    """Create and change cohorts, panels and survey programs."""
+    return user.role == Role.ADMIN
+
+
 def require(allowed: bool, message: str = "You may not do this.") -> None:
     if not allowed:
         raise Forbidden(message)

@@ -1,8 +1,18 @@
-"""Queueing messages in the outbox; delivery is ``relhealth.messaging.delivery``."""
+"""Queueing messages in the outbox, their content, and unsubscribing.
 
+Delivery is ``relhealth.messaging.delivery``.
+"""
+
+import datetime as dt
+from typing import Any
+
+from flask import current_app
+from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from relhealth.accounts.models import Person
+from relhealth.core.errors import NotFound
 from relhealth.messaging.models import OutboxMessage
 
 
@@ -36,3 +46,87 @@ def queue_message(
     session.add(message)
     session.flush()
     return message
+
+
+def absolute_url(path: str) -> str:
+    """``path`` on this app as people reach it (``RELHEALTH_BASE_URL``), for links in e-mails."""
+    return current_app.config["BASE_URL"].rstrip("/") + "/" + path.lstrip("/")
+
+
+def survey_link(token: str) -> str:
+    """The absolute URL of a respondent's personal survey page."""
+    return absolute_url(f"/s/{token}")
+
+
+def _for_display(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        value = value.astimezone(dt.UTC).date()
+    if isinstance(value, dt.date):
+        return f"{value.day} {value:%B %Y}"
+    return value
+
+
+def render_email(template: str, **context: Any) -> tuple[str, str]:
+    """The text and HTML bodies from ``templates/messaging/<template>.txt`` and ``.html``.
+
+    Rendered with the app's Jinja environment, which escapes the HTML and leaves the text
+    alone. ``company_name`` defaults to ``RELHEALTH_COMPANY_NAME``; dates read "26 November
+    2026". Needs an app context, not a request.
+    """
+    values = {"company_name": current_app.config["COMPANY_NAME"]}
+    values.update({name: _for_display(value) for name, value in context.items()})
+    env = current_app.jinja_env
+    text = env.get_template(f"messaging/{template}.txt").render(values)
+    html = env.get_template(f"messaging/{template}.html").render(values)
+    return text.strip() + "\n", html
+
+
+def render_subject(template: str, **context: Any) -> str:
+    """The subject line from ``templates/messaging/<template>_subject.txt``, on one line."""
+    values = {"company_name": current_app.config["COMPANY_NAME"], **context}
+    subject = current_app.jinja_env.get_template(f"messaging/{template}_subject.txt").render(values)
+    return " ".join(subject.split())
+
+
+UNSUBSCRIBE_SALT = "relhealth.unsubscribe"
+
+
+def _unsubscribe_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=UNSUBSCRIBE_SALT)
+
+
+def unsubscribe_token(person_id: int) -> str:
+    """A signed token naming a person; it can only opt them out, so it never expires."""
+    return _unsubscribe_serializer().dumps(person_id)
+
+
+def unsubscribe_link(person_id: int) -> str:
+    """The absolute URL of the page that opts a person out of surveys."""
+    return absolute_url(f"/unsubscribe/{unsubscribe_token(person_id)}")
+
+
+def unsubscribe_headers(link: str) -> dict[str, str]:
+    """``List-Unsubscribe`` headers for ``queue_message``: mail clients offer a one-click
+    unsubscribe (RFC 8058) that POSTs to ``link``."""
+    return {"List-Unsubscribe": f"<{link}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
+def person_for_unsubscribe(session: Session, token: str) -> Person:
+    """The person an unsubscribe token names; NotFound for a forged or garbled token."""
+    try:
+        person_id = _unsubscribe_serializer().loads(token)
+    except BadData:
+        raise NotFound("This unsubscribe link is not valid.") from None
+    person = session.get(Person, person_id) if isinstance(person_id, int) else None
+    if person is None:
+        raise NotFound("This unsubscribe link is not valid.")
+    return person
+
+
+def opt_out(session: Session, person: Person) -> bool:
+    """Opt a person out of surveys; False if they already were. Flushes, never commits."""
+    if person.opted_out:
+        return False
+    person.opted_out = True
+    session.flush()
+    return True

@@ -125,7 +125,10 @@ class Response(db.Model):
     )
 
     answers: Mapped[list["Answer"]] = relationship(
-        back_populates="response", cascade="all, delete-orphan", lazy="selectin"
+        back_populates="response",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="Answer.id",  # stored in question order
     )
 
 

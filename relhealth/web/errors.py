@@ -3,6 +3,7 @@
 from flask import Flask, jsonify, render_template, request
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 
 from relhealth.core.errors import DomainError
 from relhealth.extensions import api, db
@@ -27,9 +28,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
         db.session.rollback()
-        name = {403: "Forbidden", 404: "Not Found", 409: "Conflict"}.get(
-            error.status_code, "Unprocessable Entity"
-        )
+        name = HTTP_STATUS_CODES.get(error.status_code, "Unprocessable Entity")
         if _wants_json():
             return _json(
                 error.status_code, name, error.message, error.fields, location=error.location

@@ -2,7 +2,10 @@
 
 import datetime as dt
 
+from relhealth.accounts.models import Tier
+from relhealth.auth.models import Role
 from relhealth.cohorts.review import AccountFacts, Reach, review
+from tests.factories import PASSWORD, AccountFactory, UserFactory
 
 LADDER = ("executive", "senior", "manager", "staff")
 
@@ -96,3 +99,28 @@ def test_panel_continuity_compares_the_last_two_waves_and_low_continuity_is_flag
     assert result.waves == 3
     assert result.panel_continuity == 0.0
     assert any("answered again" in text for text in result.recommendations)
+
+
+def test_review_api_and_page_cover_only_accounts_the_user_may_see(api, client):
+    manager = UserFactory(role=Role.ACCOUNT_MANAGER)
+    mine = AccountFactory(name="Mine", owner_id=manager.id)
+    AccountFactory(name="Someone else's")
+    rows = api.as_(manager).get("/api/v1/review").get_json()
+    assert [row["account_id"] for row in rows] == [mine.id]
+    assert rows[0]["recommendations"] == [
+        "Nobody at Mine has been surveyed yet: add it to a program."
+    ]
+    assert api.as_(manager).get("/api/v1/review?account=0").status_code == 422
+
+    client.post("/login", data={"email": manager.email, "password": PASSWORD})
+    html = client.get("/listening/review").data.decode()
+    assert "Nobody at Mine has been surveyed yet" in html
+    assert "Someone else" not in html
+
+
+def test_review_command_prints_advice_per_account(app):
+    AccountFactory(name="Quiet Corp", tier=Tier.STRATEGIC)
+    result = app.test_cli_runner().invoke(args=["review"])
+    assert result.exit_code == 0, result.output
+    assert "Quiet Corp" in result.output
+    assert "Nobody at Quiet Corp has been surveyed yet: add it to a panel." in result.output

@@ -40,33 +40,40 @@ def _wait_for(port: int, process: subprocess.Popen, timeout: float = 30) -> None
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
-    """Base URL of a served demo portfolio (seeded with the default seed)."""
+def live_database(tmp_path_factory):
+    """The URL of the database the live server serves (tests may add rows to it, committed)."""
     tmp = tmp_path_factory.mktemp("live")
     with throwaway_database(tmp) as url:
-        env = {
-            **os.environ,
-            "RELHEALTH_DATABASE_URL": url,
-            "RELHEALTH_INSTANCE_PATH": str(tmp / "instance"),
-        }
-        subprocess.run(
-            [BIN / "relhealth", "demo", "--no-serve"], env=env, check=True, capture_output=True
-        )
-        port = _free_port()
-        log = (tmp / "server.log").open("w")
-        server = subprocess.Popen(
-            [BIN / "relhealth", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            _wait_for(port, server)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
-            log.close()
+        yield url
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory, live_database):
+    """Base URL of a served demo portfolio (seeded with the default seed)."""
+    tmp = tmp_path_factory.mktemp("live-server")
+    env = {
+        **os.environ,
+        "RELHEALTH_DATABASE_URL": live_database,
+        "RELHEALTH_INSTANCE_PATH": str(tmp / "instance"),
+    }
+    subprocess.run(
+        [BIN / "relhealth", "demo", "--no-serve"], env=env, check=True, capture_output=True
+    )
+    port = _free_port()
+    log = (tmp / "server.log").open("w")
+    server = subprocess.Popen(
+        [BIN / "relhealth", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_for(port, server)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()
 
 
 @pytest.fixture(scope="session")
