@@ -270,7 +270,7 @@ DRY_RUN_OPTION = click.option(
 @DRY_RUN_OPTION
 @with_appcontext
 def import_accounts(file, dry_run: bool) -> None:
-    """Create or update accounts from FILE (CSV; docs/import.md)."""
+    """Create or update accounts from FILE (CSV; see the README)."""
     _run_import("accounts", file, dry_run)
 
 
@@ -279,7 +279,7 @@ def import_accounts(file, dry_run: bool) -> None:
 @DRY_RUN_OPTION
 @with_appcontext
 def import_people(file, dry_run: bool) -> None:
-    """Create or update people, theirs and ours, from FILE (CSV; docs/import.md)."""
+    """Create or update people, theirs and ours, from FILE (CSV; see the README)."""
     _run_import("people", file, dry_run)
 
 
@@ -288,7 +288,7 @@ def import_people(file, dry_run: bool) -> None:
 @DRY_RUN_OPTION
 @with_appcontext
 def import_relationships(file, dry_run: bool) -> None:
-    """Create or update relationships between people from FILE (CSV; docs/import.md)."""
+    """Create or update relationships between people from FILE (CSV; see the README)."""
     _run_import("relationships", file, dry_run)
 
 
@@ -297,7 +297,7 @@ def import_relationships(file, dry_run: bool) -> None:
 @DRY_RUN_OPTION
 @with_appcontext
 def import_responses(file, dry_run: bool) -> None:
-    """Import historical survey responses from FILE (CSV; docs/surveys.md)."""
+    """Import historical survey responses from FILE (CSV; see the README)."""
     _run_import("responses", file, dry_run, responses_importer.import_responses)
 
 

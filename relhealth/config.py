@@ -42,7 +42,7 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "SECURE_COOKIES": (False, _parse_bool),
     # Where `relhealth serve` binds.
     "BIND": ("127.0.0.1:5000", str),
-    # Where people reach this app: links in e-mails start with it (docs/messaging.md).
+    # Where people reach this app: links in e-mails start with it (README: E-mail).
     "BASE_URL": ("http://127.0.0.1:5000", str),
     # Our company's name as respondents know it, in e-mails and survey wording.
     "COMPANY_NAME": ("Our company", str),

@@ -393,7 +393,7 @@ class Import(MethodView):
         """Import a CSV file of accounts, people or relationships
 
         All or nothing: a file with any bad line writes nothing and is answered 422 with one
-        message per bad line under ``errors.files.file``. Columns: docs/import.md.
+        message per bad line under ``errors.files.file``. Columns: the README, "CSV import".
         """
         result = importer.import_csv(db.session, kind, files["file"], dry_run=args["dry_run"])
         if args["dry_run"]:

@@ -6,7 +6,7 @@ A good file is upserted in bulk: a record is matched by ``crm_id``, else by its 
 or e-mail (people), and a relationship by (source, target, kind); only records that differ are
 updated, so importing the same file again changes nothing. The functions write through bulk
 statements (flushed, never committed): the command or request commits. Columns, CRM aliases and
-the rules are documented in docs/import.md.
+the rules are documented in the README, "CSV import".
 """
 
 import csv
@@ -842,7 +842,8 @@ def import_people(
     seen_email: dict[str, int] = {}
     if not table.has("seniority"):
         plan.result.warnings.append(
-            "No seniority column: levels are inferred from job titles (see docs/import.md)."
+            "No seniority column: levels are inferred from job titles"
+            " (see the README, Seniority ladder)."
         )
     has_title, has_roles = table.has("title"), table.has("roles")
     has_joined, has_left = table.has("active_from"), table.has("left_on")

@@ -9,7 +9,7 @@ promoted: history should say what they were). A line whose ``external_id``, or w
 respondent, account and time, is already stored is left unchanged, so importing a file again
 changes nothing. ``wave_label`` groups lines into a wave: an existing wave of a program on the
 same survey with that label, else a closed wave of an inactive "Imported history" program.
-Columns and rules: docs/surveys.md.
+Columns and rules: the README, "Importing historical responses".
 """
 
 import csv
