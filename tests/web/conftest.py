@@ -100,4 +100,8 @@ def sign_in(page, base_url: str, email: str, password: str = "relhealth-demo") -
     page.goto(f"{base_url}/login")
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    # The form posts and the server answers with a page (or a redirect to one): wait for it,
+    # so callers never read the sign-in page they are leaving.
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
