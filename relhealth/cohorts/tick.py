@@ -24,12 +24,23 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import String, cast, exists, literal, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy import (
+    Integer,
+    String,
+    cast,
+    column,
+    exists,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+    values,
+)
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, scoped_session
 
-from relhealth.accounts.models import Account, GraphSnapshot, Person, SnapshotReason
+from relhealth.accounts.models import Account, GraphSnapshot, Person, Side, SnapshotReason
 from relhealth.accounts.service import take_snapshots
 from relhealth.cohorts import rules, service
 from relhealth.cohorts.emails import INVITATION, REMINDER, Recipient, SurveyEmails
@@ -532,7 +543,7 @@ def snapshot_wave(
 
 
 def send_reminders(session: Session, now: dt.datetime, report: TickReport) -> None:
-    """Remind who has not answered, at each reminder offset, one wave per transaction."""
+    """Remind who has not answered, at each reminder offset, wave by wave."""
     wave_ids = session.scalars(
         select(Wave.id)
         .where(Wave.status == WaveStatus.OPEN, Wave.opens_at <= now, Wave.closes_at > now)
@@ -540,26 +551,7 @@ def send_reminders(session: Session, now: dt.datetime, report: TickReport) -> No
     ).all()
     session.commit()
     for wave_id in wave_ids:
-        try:
-            remind_wave(session, wave_id, now, report)
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-
-
-def _insert_ignoring_duplicates(session: Session, rows: list[dict]) -> set[str]:
-    """Queue outbox rows, skipping causes already queued; returns the dedupe keys written."""
-    if not rows:
-        return set()
-    session.flush()
-    insert = postgresql_insert if bulk.is_postgresql(session) else sqlite_insert
-    stmt = (
-        insert(OutboxMessage.__table__)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(OutboxMessage.__table__.c.dedupe_key)
-    )
-    return set(session.scalars(stmt, rows))
+        remind_wave(session, wave_id, now, report)
 
 
 @bulk.paused_gc()
@@ -568,17 +560,20 @@ def remind_wave(session: Session, wave_id: int, now: dt.datetime, report: TickRe
 
     Reminder n is due from ``opens_at + reminder_days[n-1]``; if a tick missed some, only the
     latest due one is sent. Each reminder carries a new token (only digests are stored), so
-    the invitation's earlier link stops working; ``reminders_sent`` becomes n.
+    the invitation's earlier link stops working; ``reminders_sent`` becomes n. Invitations are
+    reminded in transactions of a few thousand, each locked only while its reminders are
+    queued, so someone answering meanwhile waits seconds at most.
     """
     wave = session.get(Wave, wave_id)
     program = wave.program
     points = [wave.opens_at + dt.timedelta(days=d) for d in sorted(program.reminder_days)]
     due = [n for n, point in enumerate(points, start=1) if point <= now]
     if not due:
+        session.commit()
         return 0
     number, point = due[-1], points[due[-1] - 1]
     today = today_utc(now)
-    rows = session.execute(
+    pending = (
         select(
             Invitation.id,
             Invitation.person_id,
@@ -600,43 +595,96 @@ def remind_wave(session: Session, wave_id: int, now: dt.datetime, report: TickRe
             Person.email.is_not(None),
         )
         .order_by(Invitation.id)
+        .limit(CHUNK)
         .with_for_update(of=Invitation, skip_locked=True)
-    ).all()
-    if not rows:
-        return 0
+    )
     emails = _emails(session, program, wave, REMINDER, now)
-    sent = 0
-    for start in range(0, len(rows), CHUNK):
-        chunk = rows[start : start + CHUNK]
-        tokens = {row.id: new_token() for row in chunk}
-        messages = [
-            emails.row(
-                Recipient(
-                    f"reminder:{row.id}:{number}",
-                    row.person_id,
-                    row.email,
-                    f"{row.first_name} {row.last_name}".strip(),
-                    row.name,
-                    row.side.value,
-                    tokens[row.id][0],
-                )
-            )
-            for row in chunk
-        ]
-        written = _insert_ignoring_duplicates(session, messages)
-        # Rotate only where the reminder was queued: its e-mail carries the new link.
-        updates = [
-            {
-                "id": row.id,
-                "token_hash": tokens[row.id][1],
-                "reminders_sent": number,
-                "last_reminded_at": now,
-            }
-            for row in chunk
-            if f"reminder:{row.id}:{number}" in written
-        ]
-        if updates:
-            session.execute(update(Invitation), updates)
-        sent += len(updates)
+    sent, after = 0, 0
+    while True:
+        try:
+            rows = session.execute(pending.where(Invitation.id > after)).all()
+            reminded = _remind(session, rows, number, emails, now)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        sent += reminded
+        if len(rows) < CHUNK:
+            break
+        after = rows[-1].id
     report.reminders += sent
     return sent
+
+
+def _remind(session: Session, rows, number: int, emails: SurveyEmails, now: dt.datetime) -> int:
+    """Queue reminder ``number`` for locked invitation ``rows`` and rotate their tokens."""
+    tokens = {row.id: new_token() for row in rows}
+    messages = [
+        emails.row(
+            Recipient(
+                f"reminder:{row.id}:{number}",
+                row.person_id,
+                row.email,
+                f"{row.first_name} {row.last_name}".strip(),
+                row.name,
+                Side(row.side).value,
+                tokens[row.id][0],
+            )
+        )
+        for row in rows
+    ]
+    queued = _queue_reminders(session, messages)
+    # Rotate only where the reminder was queued: its e-mail carries the new link.
+    rotations = [
+        (row.id, tokens[row.id][1]) for row in rows if f"reminder:{row.id}:{number}" in queued
+    ]
+    _rotate_tokens(session, rotations, number, now)
+    return len(rotations)
+
+
+def _queue_reminders(session: Session, rows: list[dict]) -> set[str]:
+    """Queue reminder e-mails; returns the dedupe keys actually written.
+
+    On PostgreSQL their invitations are locked (``FOR UPDATE``, and re-checked against
+    ``reminders_sent`` after the wait), so no other tick can be queueing the same reminders:
+    one COPY. SQLite has no row locks: an insert that skips causes already queued.
+    """
+    if not rows:
+        return set()
+    if bulk.is_postgresql(session):
+        bulk.insert_rows(session, OutboxMessage.__table__, rows)
+        return {row["dedupe_key"] for row in rows}
+    session.flush()
+    stmt = (
+        sqlite_insert(OutboxMessage.__table__)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(OutboxMessage.__table__.c.dedupe_key)
+    )
+    return set(session.scalars(stmt, rows))
+
+
+def _rotate_tokens(
+    session: Session, rotations: list[tuple[int, str]], number: int, now: dt.datetime
+) -> None:
+    """Give invitations their new token digests and record reminder ``number``."""
+    if not rotations:
+        return
+    if bulk.is_postgresql(session):
+        # One UPDATE joined to the new digests, rather than one statement per invitation.
+        digests = values(column("id", Integer), column("token_hash", String), name="digests").data(
+            rotations
+        )
+        session.execute(
+            update(Invitation)
+            .where(Invitation.id == digests.c.id)
+            .values(token_hash=digests.c.token_hash, reminders_sent=number, last_reminded_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return
+    session.execute(
+        update(Invitation),
+        [
+            {"id": id_, "token_hash": digest, "reminders_sent": number, "last_reminded_at": now}
+            for id_, digest in rotations
+        ],
+    )

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from relhealth.accounts.models import GraphSnapshot, SnapshotReason
 from relhealth.accounts.service import take_snapshot
 from relhealth.cohorts import rules, service
+from relhealth.cohorts import tick as tick_module
 from relhealth.cohorts.models import (
     CohortMember,
     CohortMode,
@@ -480,3 +481,18 @@ def test_a_waves_snapshot_is_the_accounts_map_as_one_snapshot_would_keep_it(sess
     alone = take_snapshot(session, world.acme, now=NOW)
     assert (in_wave.graph, in_wave.metrics) == (alone.graph, alone.metrics)
     assert len(in_wave.graph["nodes"]) == 9  # Acme's active people, Olivia and Sam
+
+
+def test_large_waves_are_written_and_reminded_in_chunks(session, world, monkeypatch):
+    monkeypatch.setattr(tick_module, "CHUNK", 2)
+    monkeypatch.setattr(tick_module, "SNAPSHOT_CHUNK", 1)
+    program({}, reminder_days=[7])
+    report = tick(session, NOW)
+    assert (report.invited, sum(report.skipped.values()), report.snapshots) == (11, 4, 3)
+    reminded = tick(session, NOW + 7 * DAY)
+    assert reminded.reminders == 11
+    by_key = {f"reminder:{i.id}:1": i for i in invitations(session)}
+    messages = outbox(session, "reminder")
+    assert len({m.dedupe_key for m in messages}) == 11
+    for message in messages:
+        assert digest(token_in(message)) == by_key[message.dedupe_key].token_hash
