@@ -10,7 +10,7 @@ from relhealth.accounts.map import render_map
 from relhealth.accounts.seniority import ladder
 from relhealth.auth.api import api_blueprint, api_user
 from relhealth.auth.permissions import account_access, may_import, require
-from relhealth.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from relhealth.core.pagination import PAGING, paged
 from relhealth.core.schemas import EndArgs, sort_keys
 from relhealth.core.time import today_utc
 from relhealth.extensions import db
@@ -22,21 +22,13 @@ relationships_blp = api_blueprint(
 )
 team_blp = api_blueprint("team", __name__, "/accounts", "Our people on each account's team.")
 
-PAGING = {"page_size": DEFAULT_PAGE_SIZE, "max_page_size": MAX_PAGE_SIZE}
-
 
 def _list(pagination_parameters, args, default_sort, lister):
     sort = sort_keys(args, default_sort)
-    items, total = lister(
-        db.session,
-        api_user(),
-        args,
-        sort,
-        pagination_parameters.page,
-        pagination_parameters.page_size,
+    return paged(
+        pagination_parameters,
+        lambda page, size: lister(db.session, api_user(), args, sort, page, size),
     )
-    pagination_parameters.item_count = total
-    return items
 
 
 def _end_on(args) -> object:

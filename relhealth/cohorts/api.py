@@ -16,7 +16,7 @@ from relhealth.auth.permissions import may_manage_listening, require
 from relhealth.cohorts import schemas, service
 from relhealth.cohorts.models import Confidentiality, Wave
 from relhealth.cohorts.review import load_review
-from relhealth.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from relhealth.core.pagination import PAGING, paged
 from relhealth.core.schemas import EndArgs, sort_keys
 from relhealth.core.time import today_utc
 from relhealth.extensions import db
@@ -26,8 +26,6 @@ programs_blp = api_blueprint(
     "programs", __name__, "/programs", "Survey programs: survey, cohort, schedule, triggers."
 )
 waves_blp = api_blueprint("waves", __name__, "/waves", "Waves of programs and their invitations.")
-
-PAGING = {"page_size": DEFAULT_PAGE_SIZE, "max_page_size": MAX_PAGE_SIZE}
 
 
 def _manage() -> None:
@@ -112,16 +110,12 @@ class PanelMembers(MethodView):
     def get(self, args, cohort_id, pagination_parameters):
         """List a fixed panel's members, current and past"""
         cohort = service.get_cohort(db.session, api_user(), cohort_id)
-        members, total = service.list_panel_members(
-            db.session,
-            cohort,
-            args,
-            pagination_parameters.page,
-            pagination_parameters.page_size,
-            _scope(),
+        return paged(
+            pagination_parameters,
+            lambda page, size: service.list_panel_members(
+                db.session, cohort, args, page, size, _scope()
+            ),
         )
-        pagination_parameters.item_count = total
-        return members
 
     @cohorts_blp.arguments(schemas.PanelMemberArgs)
     @cohorts_blp.response(201, schemas.PanelMemberSchema)
@@ -258,17 +252,12 @@ class WaveInvitations(MethodView):
                 "Who was asked in a confidential program is shown to admins only.",
             )
         sort = sort_keys(args, ("id",))
-        invitations, total = service.list_invitations(
-            db.session,
-            wave,
-            args,
-            sort,
-            pagination_parameters.page,
-            pagination_parameters.page_size,
-            _scope(),
+        return paged(
+            pagination_parameters,
+            lambda page, size: service.list_invitations(
+                db.session, wave, args, sort, page, size, _scope()
+            ),
         )
-        pagination_parameters.item_count = total
-        return invitations
 
 
 review_blp = api_blueprint(

@@ -1,6 +1,7 @@
 """Paging and sorting of list queries, shared by every list endpoint."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
@@ -9,6 +10,8 @@ from relhealth.core.errors import InvalidInput
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
+# The arguments of flask-smorest's ``@blp.paginate`` on every list endpoint.
+PAGING = {"page_size": DEFAULT_PAGE_SIZE, "max_page_size": MAX_PAGE_SIZE}
 
 
 def sorted_by(
@@ -42,3 +45,13 @@ def page_of(session: Session, stmt: Select, page: int, page_size: int) -> tuple[
         return [], total
     rows = session.scalars(stmt.limit(page_size).offset(offset)).all()
     return list(rows), total
+
+
+def paged(pagination_parameters: Any, fetch: Callable[[int, int], tuple[list, int]]) -> list:
+    """Run ``fetch(page, page_size)`` for a paginated endpoint and report its total.
+
+    flask-smorest turns ``item_count`` into the ``X-Pagination`` header.
+    """
+    items, total = fetch(pagination_parameters.page, pagination_parameters.page_size)
+    pagination_parameters.item_count = total
+    return items

@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 
 from relhealth.auth.api import api_blueprint, api_user
 from relhealth.auth.permissions import may_manage_surveys, require
-from relhealth.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from relhealth.core.pagination import PAGING, paged
 from relhealth.core.schemas import sort_keys
 from relhealth.db import utcnow
 from relhealth.extensions import db
@@ -33,8 +33,6 @@ submit_blp = Blueprint(
     url_prefix="/api/v1/responses/submit",
     description="Answering through a personal link, for forms embedded elsewhere (no API token).",
 )
-
-PAGING = {"page_size": DEFAULT_PAGE_SIZE, "max_page_size": MAX_PAGE_SIZE}
 
 
 def _manager_only() -> None:
@@ -107,16 +105,12 @@ class Responses(MethodView):
         admins only.
         """
         sort = sort_keys(args, ("-submitted_at",))
-        items, total = service.list_responses(
-            db.session,
-            api_user(),
-            args,
-            sort,
-            pagination_parameters.page,
-            pagination_parameters.page_size,
+        return paged(
+            pagination_parameters,
+            lambda page, size: service.list_responses(
+                db.session, api_user(), args, sort, page, size
+            ),
         )
-        pagination_parameters.item_count = total
-        return items
 
 
 @responses_blp.route("/<id:response_id>")
