@@ -15,7 +15,8 @@ DEFAULT_SENIORITY_LADDER = ("executive", "senior", "manager", "staff")
 _BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False}
 
 
-def _parse_bool(value: str) -> bool:
+def parse_bool(value: str) -> bool:
+    """A setting's true/false (also the ?starttls and ?verify options of the SMTP URL)."""
     try:
         return _BOOL[value.strip().lower()]
     except KeyError:
@@ -39,7 +40,7 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     # A relationship with no contact for this many days is stale (stakeholder maps).
     "STALE_CONTACT_DAYS": (90, int),
     # Mark session cookies Secure (behind HTTPS in production).
-    "SECURE_COOKIES": (False, _parse_bool),
+    "SECURE_COOKIES": (False, parse_bool),
     # Where `relhealth serve` binds.
     "BIND": ("127.0.0.1:5000", str),
     # Where people reach this app: links in e-mails start with it (README: E-mail).
@@ -49,11 +50,14 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     # The From of every e-mail.
     "MAIL_FROM": ("relhealth <relhealth@localhost>", str),
     # smtp://user:pass@host:port[?starttls=true] or smtps://...; empty: files in instance/outbox/.
+    # ?verify=false accepts a relay's self-signed certificate (README: E-mail).
     "SMTP_URL": ("", str),
     # Seconds to wait on the SMTP server before calling it unreachable.
     "SMTP_TIMEOUT": (30.0, float),
     # Give up on a message the server keeps refusing after this many attempts.
     "SMTP_MAX_ATTEMPTS": (8, int),
+    # SMTP connections one sender sends on at once (README: E-mail).
+    "SMTP_CONNECTIONS": (4, int),
     # Celery broker (redis://127.0.0.1:6379/0); empty: no workers, run `relhealth tick` by cron.
     "BROKER_URL": ("", str),
     # With a broker, Celery beat runs the scheduler tick every this many minutes.

@@ -1,4 +1,4 @@
-"""``relhealth send-mail``: deliver the outbox, once (cron) or continuously."""
+"""``relhealth send-mail``: deliver the outbox, once (cron) or continuously; requeue failures."""
 
 import datetime as dt
 import time
@@ -11,6 +11,7 @@ from sqlalchemy.exc import OperationalError
 from relhealth.config import ConfigError
 from relhealth.extensions import db
 from relhealth.messaging.delivery import DeliveryReport, deliver_due
+from relhealth.messaging.service import requeue_failed
 from relhealth.messaging.transports import Transport, transport_from_config
 
 
@@ -47,6 +48,17 @@ def deliver_all_due(
             return total
 
 
+def _requeue(ids: tuple[int, ...], now: dt.datetime | None) -> None:
+    requeued = requeue_failed(db.session, ids or None, now=now)
+    db.session.commit()
+    noun = "message" if len(requeued) == 1 else "messages"
+    click.echo(f"Requeued {len(requeued)} failed {noun}.")
+    left = sorted(set(ids) - set(requeued))
+    if left:
+        listed = ", ".join(map(str, left))
+        click.echo(f"Not requeued (no such message, not failed, or withdrawn): {listed}.")
+
+
 def _summary(report: DeliveryReport, transport: Transport) -> str:
     return f"{report} ({transport})."
 
@@ -62,14 +74,41 @@ def _summary(report: DeliveryReport, transport: Transport) -> str:
     help="Seconds between rounds when running continuously.",
 )
 @click.option("--batch", default=100, show_default=True, type=click.IntRange(1, 10_000))
+@click.option(
+    "--requeue-failed",
+    "requeue",
+    is_flag=True,
+    help="Put failed messages back in the queue (attempts from zero), then exit; "
+    "with --once, then deliver.",
+)
+@click.option(
+    "--id",
+    "ids",
+    type=int,
+    multiple=True,
+    help="With --requeue-failed: only this message (repeat for more).",
+)
 @with_appcontext
-def send_mail(once: bool, now: dt.datetime | None, interval: int, batch: int) -> None:
+def send_mail(
+    once: bool,
+    now: dt.datetime | None,
+    interval: int,
+    batch: int,
+    requeue: bool,
+    ids: tuple[int, ...],
+) -> None:
     """Deliver queued e-mails over SMTP (RELHEALTH_SMTP_URL), else into instance/outbox/.
 
     Failed messages are tried again later; an unreachable server leaves them queued.
     """
     if now is not None and not once:
         raise click.UsageError("--now needs --once")
+    if ids and not requeue:
+        raise click.UsageError("--id needs --requeue-failed")
+    if requeue:
+        _requeue(ids, now)
+        if not once:
+            return
     try:
         transport = transport_from_config(current_app.config, current_app.instance_path)
     except ConfigError as error:

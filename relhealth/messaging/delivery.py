@@ -1,27 +1,31 @@
 """Delivering the outbox: claim due messages, send each, record what happened, commit.
 
 ``deliver_due`` is what ``relhealth send-mail`` (and, later, a Celery task) runs. Unlike a
-service it commits, once per message sent, so a crash half way never sends again what was sent.
+service it commits: what happened is committed every few dozen messages, and whatever stops a
+run commits what was done so far, so only a crash can send a message twice (docs/decisions.md).
 """
 
+import contextlib
 import datetime as dt
 import logging
+import queue
 import time
 from collections.abc import Callable
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from email.headerregistry import BaseHeader, HeaderRegistry
-from email.message import EmailMessage
-from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Row, bindparam, select, text, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.orm import Session, scoped_session
 
 from relhealth.accounts.models import Person
 from relhealth.db import utcnow
+from relhealth.messaging.mime import OutgoingEmail, compose
 from relhealth.messaging.models import MessageStatus, OutboxMessage
+from relhealth.messaging.service import WITHDRAWN
 from relhealth.messaging.transports import (
     DeliveryError,
     MessageRejected,
@@ -53,6 +57,14 @@ class DeliveryReport:
     def attempted(self) -> int:
         return self.sent + self.retrying + self.failed + self.unsubscribed
 
+    def add(self, other: "DeliveryReport") -> None:
+        """Count in what another report (one message's, one round's) says."""
+        self.sent += other.sent
+        self.retrying += other.retrying
+        self.failed += other.failed
+        self.unsubscribed += other.unsubscribed
+        self.unavailable = other.unavailable or self.unavailable
+
     def __str__(self) -> str:
         text = f"Sent {self.sent}, to retry {self.retrying}, failed {self.failed}"
         if self.unsubscribed:
@@ -65,78 +77,52 @@ def retry_delay(attempts: int) -> dt.timedelta:
     return min(FIRST_RETRY * 2 ** min(max(attempts - 1, 0), 10), LAST_RETRY)
 
 
-class _HeaderClasses(HeaderRegistry):
-    """The standard header registry, making each header's class once.
-
-    The stock registry builds a new class with ``type()`` for every header set: a third of the
-    time it takes to build and flatten a message.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._made: dict[str, type[BaseHeader]] = {}
-
-    def __getitem__(self, name: str) -> type[BaseHeader]:
-        key = name.lower()
-        if key not in self._made:
-            self._made[key] = super().__getitem__(name)
-        return self._made[key]
-
-
-# RFC 5322 with CRLF line ends, as SMTP sends it and as .eml files keep it; non-ASCII bodies
-# are quoted-printable or base64, as every server takes them (not all announce 8BITMIME).
-MAIL_POLICY = SMTP.clone(header_factory=_HeaderClasses(), cte_type="7bit")
-
-
 def message_id(message: OutboxMessage | Row, mail_from: str) -> str:
     """A Message-ID fixed for an outbox row, so a retry after a crash reuses it.
 
     ``email.utils.make_msgid`` draws a random one on every call; this one is derived from the
     row's id and creation time (which keeps ids from two installations on one domain apart).
     """
-    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "localhost"
+    domain = _domain(mail_from)
     stamp = message.created_at.astimezone(dt.UTC).strftime("%Y%m%d%H%M%S%f")
     return f"<outbox.{message.id}.{stamp}@{domain}>"
 
 
-def build_email(message: OutboxMessage | Row, mail_from: str) -> EmailMessage:
+@lru_cache(maxsize=8)
+def _domain(mail_from: str) -> str:
+    return parseaddr(mail_from)[1].rpartition("@")[2] or "localhost"
+
+
+def build_email(message: OutboxMessage | Row, mail_from: str) -> OutgoingEmail:
     """The RFC 5322 message for an outbox message (model or row): text, HTML, extra headers.
 
     Raises ValueError for a message that can never be built (a line break in a header).
     """
-    email = EmailMessage(policy=MAIL_POLICY)
-    email["From"] = mail_from
-    email["To"] = message.to_address
-    email["Subject"] = message.subject
-    email["Date"] = format_datetime(message.created_at.astimezone(dt.UTC))
-    email["Message-ID"] = message_id(message, mail_from)
+    headers = {
+        "From": mail_from,
+        "To": message.to_address,
+        "Subject": message.subject,
+        "Date": format_datetime(message.created_at.astimezone(dt.UTC)),
+        "Message-ID": message_id(message, mail_from),
+    }
+    names = {name.lower(): name for name in headers}
     for name, value in (message.headers or {}).items():
         if name.lower().startswith(("content-", "mime-")):
             raise ValueError(f"header {name} is set from the body, not by the caller")
-        del email[name]
-        email[name] = value
-    email.set_content(message.body_text, cte=_plain_encoding(message.body_text))
-    if message.body_html:
-        email.add_alternative(
-            message.body_html, subtype="html", cte=_plain_encoding(message.body_html)
-        )
-    return email
-
-
-def _plain_encoding(body: str) -> str | None:
-    """``7bit`` for ASCII text within SMTP's line limit: readable in any .eml, and quicker
-    than the quoted-printable the email package picks for lines over 78 characters. None (let
-    it choose) otherwise."""
-    if body.isascii() and all(len(line) <= 998 for line in body.splitlines()):
-        return "7bit"
-    return None
+        headers.pop(names.get(name.lower(), name), None)
+        headers[name] = value
+    data = compose(headers, message.body_text, message.body_html, headers["Message-ID"])
+    return OutgoingEmail(subject=message.subject, message_id=headers["Message-ID"], data=data)
 
 
 Sessions = Session | scoped_session | Callable[[], Session]
 OUTBOX = OutboxMessage.__table__
 # Built once, Core rather than ORM: per message, statement building costs as much as sending.
 RECORD_OUTCOME = update(OUTBOX).where(OUTBOX.c.id == bindparam("outbox_id"))
-NO_DISK_WAIT = text("SET LOCAL synchronous_commit TO OFF")
+# Outcomes are committed together, every RECORD_EVERY messages or RECORD_WAIT seconds,
+# whichever comes first: a crash re-sends at most that many (docs/decisions.md).
+RECORD_EVERY = 50
+RECORD_WAIT = 0.5
 
 
 def deliver_due(
@@ -152,8 +138,10 @@ def deliver_due(
 
     ``sessions`` is a session (committed, not closed) or a factory of sessions (one made and
     closed here). The batch is claimed in one short transaction (``FOR UPDATE SKIP LOCKED`` on
-    PostgreSQL, so several workers share the queue), then each message is marked in its own
-    transaction as soon as the server has taken it. A failed message is tried again after
+    PostgreSQL, so several workers share the queue), then sent (on several SMTP connections at
+    once, ``RELHEALTH_SMTP_CONNECTIONS``); what happened to each message
+    is committed every ``RECORD_EVERY`` messages or ``RECORD_WAIT`` seconds, and whatever
+    stops the run commits what was done so far. A failed message is tried again after
     ``retry_delay``; one the server refuses for good (5xx), or ``max_attempts`` times, is
     FAILED. An unreachable server fails nothing: the run stops and the messages wait.
     Settings not given come from the current Flask app.
@@ -170,7 +158,8 @@ def deliver_due(
     postgresql = session.get_bind().dialect.name == "postgresql"
     report = DeliveryReport()
     claimed: list[Row] = []
-    finished: set[int] = set()
+    outcomes = _Outcomes(session)
+    lanes: _Lanes | None = None
     try:
         claimed = _claim(session, clock(), batch, lock_rows=postgresql)
         # Read in the claiming transaction: on SQLite a transaction that starts with a read
@@ -178,33 +167,181 @@ def deliver_due(
         unsubscribed = _unsubscribed(session, claimed)
         session.commit()
         deadline = time.monotonic() + CLAIM_LEASE.total_seconds() / 2
-        with transport:
+        lanes = _Lanes(transport, mail_from, sender, max_attempts, clock)
+        with lanes:
             for message in claimed:
+                for message_id, changes, done in lanes.make_room():
+                    report.add(done)
+                    outcomes.add(message_id, changes)
                 if report.unavailable or time.monotonic() >= deadline:
                     break
                 if message.id in unsubscribed:
-                    changes = _withdraw(message.id, report)
+                    outcomes.add(message.id, _withdraw(message.id, report))
                 else:
-                    changes = _deliver(
-                        message, transport, mail_from, sender, max_attempts, clock(), report
-                    )
-                if postgresql:
-                    # Do not wait for the disk: a crashed worker cannot lose this commit, only
-                    # a crashed database server, within a second, could (docs/decisions.md).
-                    session.execute(NO_DISK_WAIT)
-                session.execute(RECORD_OUTCOME, {"outbox_id": message.id, **changes})
-                session.commit()
-                finished.add(message.id)
+                    lanes.send(message)
+            for message_id, changes, done in lanes.finish():
+                report.add(done)
+                outcomes.add(message_id, changes)
+        outcomes.commit()
     except BaseException:
         session.rollback()
-        _release(session, [m.id for m in claimed if m.id not in finished], clock(), safely=True)
+        # What the server took must not go again: record it before handing back the rest.
+        for message_id, changes, done in lanes.harvest() if lanes else ():
+            report.add(done)
+            outcomes.keep(message_id, changes)
+        outcomes.commit(safely=True)
+        _release(session, outcomes.unfinished(claimed), clock(), safely=True)
         raise
     else:
-        _release(session, [m.id for m in claimed if m.id not in finished], clock())
+        _release(session, outcomes.unfinished(claimed), clock())
     finally:
         if owned:
             session.close()
     return report
+
+
+class _Outcomes:
+    """What happened to each message, committed a few dozen at a time.
+
+    One commit per message cost more than building and sending it; committing every
+    ``RECORD_EVERY`` messages (or ``RECORD_WAIT`` seconds, for a slow server) makes the
+    database a small part of a message's cost, at the price of re-sending up to that many
+    after a crash (docs/decisions.md).
+    """
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.pending: dict[int, dict[str, Any]] = {}
+        self.finished: set[int] = set()
+        self.oldest = 0.0
+
+    def add(self, message_id: int, changes: dict[str, Any]) -> None:
+        """Keep an outcome, and commit the pending ones if there are enough or they are old."""
+        self.keep(message_id, changes)
+        if len(self.pending) >= RECORD_EVERY or time.monotonic() - self.oldest >= RECORD_WAIT:
+            self.commit()
+
+    def keep(self, message_id: int, changes: dict[str, Any]) -> None:
+        if not self.pending:
+            self.oldest = time.monotonic()
+        self.pending[message_id] = changes
+
+    def commit(self, safely: bool = False) -> None:
+        """Write and commit the pending outcomes, one statement per set of changed columns."""
+        if not self.pending:
+            return
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for message_id, changes in self.pending.items():
+            groups.setdefault(tuple(changes), []).append({"outbox_id": message_id, **changes})
+        try:
+            for rows in groups.values():
+                self.session.execute(RECORD_OUTCOME, rows)
+            self.session.commit()
+        except Exception:
+            if not safely:
+                raise
+            # Already failing: these go again when their lease is over (docs/decisions.md).
+            self.session.rollback()
+            log.exception("could not record %d delivered outbox messages", len(self.pending))
+            return
+        self.finished.update(self.pending)
+        self.pending.clear()
+
+    def unfinished(self, claimed: list[Row]) -> list[int]:
+        """Claimed messages with no outcome recorded, to hand back (not those in flight)."""
+        return [m.id for m in claimed if m.id not in self.finished and m.id not in self.pending]
+
+
+Finished = tuple[int, dict[str, Any], DeliveryReport]  # message id, its changes, what it was
+
+
+class _Lanes:
+    """Sends messages on several connections at once, as the transport allows.
+
+    Each message costs the mail server and us a few round trips; waiting for them one message
+    at a time, not the work, is what limits a sender (``bench/RESULTS.md``). A transport with
+    ``lanes()`` (SMTP: ``RELHEALTH_SMTP_CONNECTIONS``) sends that many messages at a time from
+    worker threads; anything else, one. Only one connection is used until the server has taken
+    a message, so a server that is down costs one message a back-off, not one per connection.
+    Threads only send: building the outcome into the database stays in the caller's thread.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        mail_from: str,
+        sender: str,
+        max_attempts: int,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
+        lanes = getattr(transport, "lanes", None)
+        self.lanes: list[Transport] = lanes() if lanes else [transport]
+        self.free: queue.SimpleQueue[Transport] = queue.SimpleQueue()
+        self.send_options = (mail_from, sender, max_attempts)
+        self.clock = clock
+        self.window = 1
+        self.in_flight: dict[Future, int] = {}
+        self.unreported: list[Finished] = []  # finished, but not yet handed to the caller
+        self.stack = contextlib.ExitStack()
+
+    def __enter__(self) -> "_Lanes":
+        with self.stack as stack:
+            for lane in self.lanes:
+                self.free.put(stack.enter_context(lane))
+            self.pool = stack.enter_context(
+                ThreadPoolExecutor(len(self.lanes), thread_name_prefix="relhealth-mail")
+            )
+            self.stack = stack.pop_all()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        # The pool waits for messages in flight before the connections close.
+        self.stack.__exit__(*exc_info)
+
+    def send(self, message: Row) -> None:
+        self.in_flight[self.pool.submit(self._send, message)] = message.id
+
+    def _send(self, message: Row) -> tuple[dict[str, Any], DeliveryReport]:
+        lane, done = self.free.get(), DeliveryReport()
+        try:
+            return _deliver(message, lane, *self.send_options, self.clock(), done), done
+        finally:
+            self.free.put(lane)
+
+    def make_room(self) -> list[Finished]:
+        """Wait until another message may go; the messages finished meanwhile."""
+        finished: list[Finished] = []
+        while len(self.in_flight) >= self.window:
+            finished += self._collect(FIRST_COMPLETED)
+            if any(done.sent for _, _, done in finished):
+                self.window = len(self.lanes)
+        return finished
+
+    def finish(self) -> list[Finished]:
+        return self._collect(ALL_COMPLETED) if self.in_flight else []
+
+    def harvest(self) -> list[Finished]:
+        """After an error: the messages that did finish (the pool has waited for them)."""
+        finished, self.unreported = self.unreported, []
+        for future, message_id in self.in_flight.items():
+            if future.done() and not future.cancelled() and future.exception() is None:
+                finished.append((message_id, *future.result()))
+        self.in_flight.clear()
+        return finished
+
+    def _collect(self, return_when: str) -> list[Finished]:
+        done, _ = wait(self.in_flight, return_when=return_when)
+        error = None
+        for future in done:
+            message_id = self.in_flight.pop(future)
+            if future.exception() is None:
+                self.unreported.append((message_id, *future.result()))
+            else:
+                error = error or future.exception()
+        if error is not None:
+            raise error  # the others stay unreported, for harvest()
+        finished, self.unreported = self.unreported, []
+        return finished
 
 
 def _open(sessions: Sessions) -> tuple[Session, bool]:
@@ -311,7 +448,7 @@ def _deliver(
 def _withdraw(message_id: int, report: DeliveryReport) -> dict[str, Any]:
     report.unsubscribed += 1
     log.info("outbox message %s withdrawn: the recipient has unsubscribed", message_id)
-    return {"status": MessageStatus.FAILED, "last_error": "not sent: the recipient unsubscribed"}
+    return {"status": MessageStatus.FAILED, "last_error": WITHDRAWN}
 
 
 def _retry_later(

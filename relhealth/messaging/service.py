@@ -4,16 +4,22 @@ Delivery is ``relhealth.messaging.delivery``.
 """
 
 import datetime as dt
+from collections.abc import Collection
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
 from itsdangerous import BadData, URLSafeSerializer
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from relhealth.accounts.models import Person
 from relhealth.core.errors import NotFound
-from relhealth.messaging.models import OutboxMessage
+from relhealth.db import utcnow
+from relhealth.messaging.models import MessageStatus, OutboxMessage
+
+# The error of a survey e-mail withdrawn because its recipient opted out after it was queued.
+WITHDRAWN = "not sent: the recipient unsubscribed"
 
 
 def queue_message(
@@ -46,6 +52,31 @@ def queue_message(
     session.add(message)
     session.flush()
     return message
+
+
+def requeue_failed(
+    session: Session, ids: Collection[int] | None = None, now: dt.datetime | None = None
+) -> list[int]:
+    """Put FAILED messages (all, or those of ``ids``) back in the queue, due at ``now``.
+
+    Their attempts start again from zero; ``last_error`` stays, so why a message failed can
+    still be read until its next attempt replaces it. Messages withdrawn because the recipient
+    unsubscribed stay withdrawn. Returns the ids requeued; flushes, never commits.
+    """
+    requeue = (
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.status == MessageStatus.FAILED,
+            OutboxMessage.last_error.is_distinct_from(WITHDRAWN),
+        )
+        .values(status=MessageStatus.QUEUED, attempts=0, next_attempt_at=now or utcnow())
+        .returning(OutboxMessage.id)
+    )
+    if ids is not None:
+        requeue = requeue.where(OutboxMessage.id.in_(set(ids)))
+    requeued = sorted(session.scalars(requeue, execution_options={"synchronize_session": "fetch"}))
+    session.flush()
+    return requeued
 
 
 def absolute_url(path: str) -> str:
@@ -92,7 +123,13 @@ UNSUBSCRIBE_SALT = "relhealth.unsubscribe"
 
 
 def _unsubscribe_serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=UNSUBSCRIBE_SALT)
+    return _serializer_for(current_app.config["SECRET_KEY"])
+
+
+@lru_cache(maxsize=4)
+def _serializer_for(secret_key: str) -> URLSafeSerializer:
+    # One per key rather than one per link: a wave signs a link for each of its people.
+    return URLSafeSerializer(secret_key, salt=UNSUBSCRIBE_SALT)
 
 
 def unsubscribe_token(person_id: int) -> str:

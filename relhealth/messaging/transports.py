@@ -12,13 +12,13 @@ import tempfile
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email.message import EmailMessage
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from relhealth.config import ConfigError
+from relhealth.config import ConfigError, parse_bool
+from relhealth.messaging.mime import OutgoingEmail
 
 
 class DeliveryError(Exception):
@@ -49,7 +49,7 @@ class Transport(Protocol):
         traceback: TracebackType | None,
     ) -> None: ...
 
-    def send(self, email: EmailMessage, sender: str, recipients: list[str], name: str) -> None:
+    def send(self, email: OutgoingEmail, sender: str, recipients: list[str], name: str) -> None:
         """Send ``email`` from envelope ``sender`` to ``recipients``; ``name`` labels it."""
 
 
@@ -82,14 +82,14 @@ class OutboxFolder:
     def path_for(self, name: str, subject: str) -> Path:
         return self.folder / f"{name}-{_slug(subject)}.eml"
 
-    def send(self, email: EmailMessage, sender: str, recipients: list[str], name: str) -> None:
-        target = self.path_for(name, str(email.get("Subject", "")))
+    def send(self, email: OutgoingEmail, sender: str, recipients: list[str], name: str) -> None:
+        target = self.path_for(name, email.subject)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             fd, temporary = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
             try:
                 with os.fdopen(fd, "wb") as handle:
-                    handle.write(email.as_bytes(policy=email.policy.clone(linesep="\r\n")))
+                    handle.write(email.data)
                     handle.flush()
                     os.fsync(handle.fileno())
                 os.replace(temporary, target)
@@ -110,22 +110,32 @@ class SMTPSettings:
     username: str | None = None
     password: str | None = None
     timeout: float = 30.0
+    verify_tls: bool = True  # False only for a relay with a self-signed certificate
 
     @classmethod
     def from_url(cls, url: str, timeout: float = 30.0) -> "SMTPSettings":
-        """Parse ``smtp://user:pass@host:port?starttls=true`` or ``smtps://user:pass@host``."""
+        """Parse ``smtp://user:pass@host:port?starttls=true`` or ``smtps://user:pass@host``.
+
+        ``?verify=false`` accepts any certificate (a relay with a self-signed one).
+        """
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps"):
             raise ConfigError(f"RELHEALTH_SMTP_URL: expected smtp:// or smtps://, got {url!r}")
         if not parts.hostname:
             raise ConfigError("RELHEALTH_SMTP_URL: no host given")
         query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
-        unknown = set(query) - {"starttls"}
+        unknown = set(query) - {"starttls", "verify"}
         if unknown:
             raise ConfigError(f"RELHEALTH_SMTP_URL: unknown option {', '.join(sorted(unknown))}")
-        starttls = query.get("starttls", "false").lower() in ("1", "true", "yes", "on")
+        try:
+            starttls = parse_bool(query.get("starttls", "false"))
+            verify_tls = parse_bool(query.get("verify", "true"))
+        except ValueError as error:
+            raise ConfigError(f"RELHEALTH_SMTP_URL: {error}") from None
         if starttls and parts.scheme == "smtps":
             raise ConfigError("RELHEALTH_SMTP_URL: smtps:// is TLS already; drop ?starttls")
+        if not verify_tls and not (starttls or parts.scheme == "smtps"):
+            raise ConfigError("RELHEALTH_SMTP_URL: ?verify=false needs TLS (smtps:// or ?starttls)")
         try:
             port = parts.port
         except ValueError as error:
@@ -138,6 +148,7 @@ class SMTPSettings:
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
             timeout=timeout,
+            verify_tls=verify_tls,
         )
 
 
@@ -157,16 +168,26 @@ def _refusal(code: int, text: bytes | str) -> DeliveryError:
 
 
 class SMTPTransport:
-    """Delivers through one SMTP connection per batch, opened on first use.
+    """Delivers through one SMTP connection per batch, opened on first use; ``lanes()`` gives
+    ``connections`` transports in all, for ``deliver_due`` to send on at once.
 
     A connection that fails while being reused (servers drop idle ones) is replaced once; a
     fresh connection that fails means the server is unreachable.
     """
 
-    def __init__(self, settings: SMTPSettings):
+    def __init__(self, settings: SMTPSettings, connections: int = 1):
         self.settings = settings
+        self.connections = connections
         self._smtp: smtplib.SMTP | None = None
         self._tls_context: ssl.SSLContext | None = None
+
+    def lanes(self) -> list["SMTPTransport"]:
+        """This transport and ``connections - 1`` more to the same server, to send at once."""
+        others = [SMTPTransport(self.settings) for _ in range(self.connections - 1)]
+        if others and (self.settings.starttls or self.settings.implicit_tls):
+            for other in others:
+                other._tls_context = self._tls()  # one set of certificates loaded, not four
+        return [self, *others]
 
     def __str__(self) -> str:
         return f"over SMTP at {self.settings.host}:{self.settings.port}"
@@ -199,7 +220,12 @@ class SMTPTransport:
     def _tls(self) -> ssl.SSLContext:
         # Loading the system's certificates takes tens of milliseconds: once per transport.
         if self._tls_context is None:
-            self._tls_context = ssl.create_default_context()
+            context = ssl.create_default_context()
+            if not self.settings.verify_tls:
+                # Still encrypted, but anyone between us and the relay could read the mail.
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            self._tls_context = context
         return self._tls_context
 
     def close(self) -> None:
@@ -216,7 +242,7 @@ class SMTPTransport:
         if smtp is not None:
             smtp.close()
 
-    def send(self, email: EmailMessage, sender: str, recipients: list[str], name: str) -> None:
+    def send(self, email: OutgoingEmail, sender: str, recipients: list[str], name: str) -> None:
         reused = self._smtp is not None
         try:
             self._send(email, sender, recipients)
@@ -227,7 +253,7 @@ class SMTPTransport:
                 raise
             self._send(email, sender, recipients)
 
-    def _send(self, email: EmailMessage, sender: str, recipients: list[str]) -> None:
+    def _send(self, email: OutgoingEmail, sender: str, recipients: list[str]) -> None:
         if self._smtp is None:
             try:
                 self._smtp = self._connect()
@@ -236,7 +262,8 @@ class SMTPTransport:
             except (smtplib.SMTPException, OSError) as error:
                 raise TransportUnavailable(f"cannot reach the SMTP server: {error}") from error
         try:
-            self._smtp.send_message(email, from_addr=sender, to_addrs=recipients)
+            # The bytes are ASCII with CRLF line ends already: sendmail sends them as they are.
+            self._smtp.sendmail(sender, recipients, email.data)
         except smtplib.SMTPRecipientsRefused as error:
             code, text = next(iter(error.recipients.values()))
             raise _refusal(code, text) from error
@@ -265,4 +292,5 @@ def transport_from_config(config: Mapping, instance_path: str | Path) -> Transpo
     url = config.get("SMTP_URL") or ""
     if not url:
         return OutboxFolder(Path(instance_path) / "outbox")
-    return SMTPTransport(SMTPSettings.from_url(url, timeout=float(config.get("SMTP_TIMEOUT", 30))))
+    settings = SMTPSettings.from_url(url, timeout=float(config.get("SMTP_TIMEOUT", 30)))
+    return SMTPTransport(settings, connections=int(config.get("SMTP_CONNECTIONS", 1)))

@@ -25,6 +25,7 @@ class Recorder:
 
     def __init__(self):
         self.envelopes = []
+        self.peers = []
         self.refuse: dict[str, str] = {}  # recipient -> SMTP reply, e.g. "450 mailbox busy"
         self.lock = threading.Lock()
 
@@ -37,6 +38,7 @@ class Recorder:
     async def handle_DATA(self, server, session, envelope):
         with self.lock:
             self.envelopes.append(envelope)
+            self.peers.append(session.peer)  # one per connection
         return "250 Message accepted for delivery"
 
     @property

@@ -59,7 +59,8 @@ def test_senders_running_at_once_deliver_each_message_exactly_once(outbox_engine
 
     def sender() -> None:
         sessions = sessionmaker(bind=outbox_engine)
-        transport = SMTPTransport(SMTPSettings.from_url(smtp_server.url, timeout=10))
+        settings = SMTPSettings.from_url(smtp_server.url, timeout=10)
+        transport = SMTPTransport(settings, connections=3)
         try:
             start.wait()
             while True:
