@@ -166,6 +166,7 @@ def _staff(rng: random.Random, names: _Names, accounts: int, partners: int, toda
         ("senior", "Sales Director", "Sales", 2 + accounts // 40),
         ("manager", "Key Account Manager", "Sales", max(4, accounts // 3)),
         ("manager", "Partner Manager", "Partnerships", max(1, (partners + 2) // 3)),
+        ("staff", "Partner Solutions Architect", "Partnerships", max(3, partners)),
         ("staff", "Solutions Engineer", "Engineering", max(6, accounts // 3)),
         ("staff", "Customer Success Specialist", "Customer Success", max(4, accounts // 4)),
     ]
@@ -241,6 +242,11 @@ def generate_portfolio(
     managers = by_title["Key Account Manager"]
     partner_managers = by_title["Partner Manager"]
     engineers = by_title["Solutions Engineer"] + by_title["Customer Success Specialist"]
+    # Partnerships is its own team, so partner waves don't reach people a customer wave just
+    # asked (the fatigue cap would skip them) and both sides of a partnership are heard.
+    partner_sponsors = by_title["VP Partnerships"]
+    partner_engineers = by_title["Partner Solutions Architect"]
+    customer_sponsors = [p for p in executives if p not in partner_sponsors]
 
     for index, name in enumerate(_company_names(accounts, partners, rng)):
         kind = "partner" if index >= accounts - partners else "customer"
@@ -276,9 +282,12 @@ def generate_portfolio(
         team = [(owner, "owner")]
         # A deliberate gap: some accounts have no executive sponsor of ours.
         if tier != "standard" and rng.random() < 0.8:
-            team.append((rng.choice(executives), "executive_sponsor"))
-        members = rng.randint(1, 3) if tier != "standard" else rng.randint(0, 2)
-        for member in rng.sample(engineers, k=min(len(engineers), members)):
+            sponsors = partner_sponsors if kind == "partner" else customer_sponsors
+            team.append((rng.choice(sponsors), "executive_sponsor"))
+        # Enough of ours answer on most accounts for the internal side to carry signal (n >= 3).
+        members = rng.randint(2, 4) if tier != "standard" else rng.randint(1, 3)
+        pool = partner_engineers if kind == "partner" else engineers
+        for member in rng.sample(pool, k=min(len(pool), members)):
             team.append((member, "member"))
         for person, role in team:
             portfolio.team.append(
@@ -635,6 +644,83 @@ def _answer(rng: random.Random, question, score: float) -> object:
     return None
 
 
+def _new_mood(rng: random.Random) -> _Mood:
+    """An account's drift: about 30% decline, 20% improve, the rest hold steady."""
+    shape = rng.random()
+    return _Mood(
+        level=rng.uniform(58, 85),
+        trend=rng.uniform(-6, -3)
+        if shape < 0.3
+        else rng.uniform(1.5, 4)
+        if shape > 0.8
+        else rng.uniform(-1, 1),
+        optimism=rng.uniform(6, 16),
+        dimension_offsets={},
+    )
+
+
+def _team_names(session: Session) -> dict[int, list[str]]:
+    """Account id -> the names of our team on it (whom their people may praise)."""
+    team_names = defaultdict(list)
+    for account_id, first, last in session.execute(
+        select(AccountTeamMember.account_id, Person.first_name, Person.last_name).join(
+            Person, Person.id == AccountTeamMember.person_id
+        )
+    ):
+        team_names[account_id].append(f"{first} {last}")
+    return team_names
+
+
+def _responds(rng: random.Random, propensity: float, external: bool, executive: bool) -> bool:
+    """Whether an invited person answers. Some answer every wave, some rarely: panels keep
+    their regulars; their executives answer less often; our people more often."""
+    chance = propensity
+    if external and executive:
+        chance *= 0.7
+    return rng.random() <= (chance if external else min(1.0, chance + 0.15))
+
+
+def _latent_score(
+    mood: _Mood, quarter: int, person_effect: float, external: bool, executive: bool
+) -> float:
+    """How someone sees the account in a quarter (0-100, before the noise of each answer):
+    the account's level and trend, the person's own bias, executives more critical, our
+    people rosier."""
+    score = mood.level + mood.trend * quarter + person_effect
+    if external and executive:
+        score -= 8
+    if not external:
+        score += mood.optimism
+    return score
+
+
+def _simulated_answers(
+    rng: random.Random,
+    questions,
+    mood: _Mood,
+    score: float,
+    external: bool,
+    team_names: list[str],
+) -> dict[str, object]:
+    """The answers (question key -> value, as submitted) of someone whose score is ``score``."""
+    answers = {}
+    for question in questions:
+        offset = mood.dimension_offsets.setdefault(question.dimension or "", rng.gauss(0, 7))
+        # A blind spot: where we see strength they see weakness.
+        value = _answer(
+            rng,
+            question,
+            score + (offset if external else -offset / 2) + rng.gauss(0, 6),
+        )
+        if value is not None:
+            answers[question.key] = value
+        elif question.key == "do_differently" and rng.random() < 0.4:
+            answers[question.key] = rng.choice(IMPROVEMENTS if score < 70 else PRAISE)
+        elif question.key == "made_a_difference" and external and team_names and rng.random() < 0.3:
+            answers[question.key] = rng.choice(team_names)
+    return answers
+
+
 def seed_survey_history(session: Session, today: dt.date, seed: int = 7) -> dict[str, int]:
     """Two years of quarterly waves with answers that behave like real ones.
 
@@ -662,28 +748,13 @@ def seed_survey_history(session: Session, today: dt.date, seed: int = 7) -> dict
         )
     session.commit()
 
-    moods: dict[int, _Mood] = {}
-    for account in session.scalars(select(Account).order_by(Account.id)):
-        shape = rng.random()
-        moods[account.id] = _Mood(
-            level=rng.uniform(58, 85),
-            trend=rng.uniform(-6, -3)
-            if shape < 0.3
-            else rng.uniform(1.5, 4)
-            if shape > 0.8
-            else rng.uniform(-1, 1),
-            optimism=rng.uniform(6, 16),
-            dimension_offsets={},
-        )
+    moods = {
+        account_id: _new_mood(rng)
+        for account_id in session.scalars(select(Account.id).order_by(Account.id))
+    }
     person_effect: dict[int, float] = defaultdict(lambda: rng.gauss(0, 6))
     propensity: dict[int, float] = defaultdict(lambda: rng.betavariate(6, 2))
-    team_names = defaultdict(list)
-    for account_id, first, last in session.execute(
-        select(AccountTeamMember.account_id, Person.first_name, Person.last_name).join(
-            Person, Person.id == AccountTeamMember.person_id
-        )
-    ):
-        team_names[account_id].append(f"{first} {last}")
+    team_names = _team_names(session)
 
     responses = 0
     for quarter, opens in enumerate(starts):
@@ -694,47 +765,30 @@ def seed_survey_history(session: Session, today: dt.date, seed: int = 7) -> dict
         for wave in waves:
             version = session.get(SurveyVersion, wave.survey_version_id)
             invited = session.scalars(
-                select(Invitation).where(
+                select(Invitation)
+                .where(
                     Invitation.wave_id == wave.id,
                     Invitation.status == InvitationStatus.INVITED,
                 )
+                .order_by(Invitation.id)  # the same draws for the same people, every run
             ).all()
             for invitation in invited:
                 external = invitation.side.value == "external"
-                # Some people answer every wave, some rarely: panels keep their regulars.
-                chance = propensity[invitation.person_id]
-                if external and invitation.seniority == "executive":
-                    chance *= 0.7
-                if rng.random() > (chance if external else min(1.0, chance + 0.15)):
+                executive = invitation.seniority == "executive"
+                if not _responds(rng, propensity[invitation.person_id], external, executive):
                     continue
                 mood = moods[invitation.account_id]
-                score = mood.level + mood.trend * quarter + person_effect[invitation.person_id]
-                if external and invitation.seniority == "executive":
-                    score -= 8
-                if not external:
-                    score += mood.optimism
-                answers = {}
-                for question in version.questions:
-                    offset = mood.dimension_offsets.setdefault(
-                        question.dimension or "", rng.gauss(0, 7)
-                    )
-                    # A blind spot: where we see strength they see weakness.
-                    value = _answer(
-                        rng,
-                        question,
-                        score + (offset if external else -offset / 2) + rng.gauss(0, 6),
-                    )
-                    if value is not None:
-                        answers[question.key] = value
-                    elif question.key == "do_differently" and rng.random() < 0.4:
-                        answers[question.key] = rng.choice(IMPROVEMENTS if score < 70 else PRAISE)
-                    elif (
-                        question.key == "made_a_difference"
-                        and external
-                        and team_names[invitation.account_id]
-                        and rng.random() < 0.3
-                    ):
-                        answers[question.key] = rng.choice(team_names[invitation.account_id])
+                score = _latent_score(
+                    mood, quarter, person_effect[invitation.person_id], external, executive
+                )
+                answers = _simulated_answers(
+                    rng,
+                    version.questions,
+                    mood,
+                    score,
+                    external,
+                    team_names[invitation.account_id],
+                )
                 submitted = wave.opens_at + dt.timedelta(
                     days=rng.randint(0, DEMO_OPEN_DAYS - 2), hours=rng.randint(0, 8)
                 )

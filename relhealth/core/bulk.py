@@ -25,8 +25,12 @@ def is_postgresql(session: Session) -> bool:
 
 def _pg_type(column) -> str:
     """The PostgreSQL type name of a column, as COPY's binary format needs it."""
-    name = column.type.compile(dialect=postgresql.dialect()).lower()
-    return name.split("(")[0]
+    name = column.type.compile(dialect=postgresql.dialect()).lower().split("(")[0]
+    return _COPY_TYPE_NAMES.get(name, name)
+
+
+# Type names PostgreSQL accepts in DDL that psycopg's type registry knows by another name.
+_COPY_TYPE_NAMES = {"float": "float8"}  # FLOAT without a precision is double precision
 
 
 def _copy(session: Session, table: Table, rows: Iterable[dict[str, Any]]) -> int:
