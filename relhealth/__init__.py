@@ -86,6 +86,9 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from relhealth.accounts import api as accounts_api
     from relhealth.accounts import views as accounts_views
+    from relhealth.analytics import alerts_api
+    from relhealth.analytics import api as analytics_api
+    from relhealth.analytics import views as analytics_views
     from relhealth.auth import api as auth_api
     from relhealth.auth import views as auth_views
     from relhealth.cohorts import api as cohorts_api
@@ -102,6 +105,8 @@ def register_blueprints(app: Flask) -> None:
         *accounts_api.blueprints,
         *surveys_api.token_blueprints,
         *cohorts_api.blueprints,
+        alerts_api.blp,
+        *analytics_api.blueprints,
     ):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)
@@ -112,6 +117,7 @@ def register_blueprints(app: Flask) -> None:
         web_views.bp,
         auth_views.bp,
         accounts_views.bp,
+        analytics_views.bp,
         cohorts_views.bp,
         messaging_views.bp,
     ):

@@ -9,6 +9,7 @@ from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 from sqlalchemy.exc import IntegrityError
 
 from relhealth.accounts import importer
+from relhealth.analytics.alerts_cli import alerts_cli
 from relhealth.auth.models import Role
 from relhealth.auth.service import create_user, issue_token, user_by_email
 from relhealth.cohorts.cli import review_command, tick_command, worker_command
@@ -17,6 +18,7 @@ from relhealth.core.time import today_utc
 from relhealth.extensions import db
 from relhealth.messaging.cli import send_mail
 from relhealth.surveys import importer as responses_importer
+from relhealth.surveys.service import rescore_text_answers
 
 
 def main() -> None:
@@ -301,12 +303,32 @@ def import_responses(file, dry_run: bool) -> None:
     _run_import("responses", file, dry_run, responses_importer.import_responses)
 
 
+@click.group("analytics", help="Maintain what the analytics read.")
+def analytics_cli() -> None:
+    pass
+
+
+@analytics_cli.command("rescore-text")
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 100_000))
+@with_appcontext
+def rescore_text(batch_size: int) -> None:
+    """Score the sentiment of text answers stored before submissions scored it."""
+    total = 0
+    for scored in rescore_text_answers(db.session, batch_size):
+        db.session.commit()  # batch by batch: an interrupted run keeps what it scored
+        total += scored
+        click.echo(f"... {total:,} scored", err=True)
+    click.echo(f"Scored {total:,} text answers.")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(serve_command)
     app.cli.add_command(demo)
     app.cli.add_command(import_cli)
+    app.cli.add_command(analytics_cli)
     app.cli.add_command(send_mail)
     app.cli.add_command(tick_command)
     app.cli.add_command(review_command)
     app.cli.add_command(worker_command)
+    app.cli.add_command(alerts_cli)

@@ -30,6 +30,27 @@ def _parse_list(value: str) -> tuple[str, ...]:
     return items
 
 
+def _parse_themes_file(value: str) -> str:
+    # Read and checked at start-up, so a bad file fails loudly then, not on a page later.
+    from relhealth.analytics.text import load_taxonomy
+
+    load_taxonomy(value)
+    return value
+
+
+def parse_dimension_weights(value: str) -> dict[str, float]:
+    """``"trust=2,responsiveness=1.5"`` -> ``{"trust": 2.0, "responsiveness": 1.5}``."""
+    weights = {}
+    for item in _parse_list(value):
+        name, sep, weight = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"expected dimension=weight, got {item!r}")
+        weights[name.strip()] = float(weight)
+        if weights[name.strip()] < 0:
+            raise ValueError(f"a dimension weight cannot be negative: {item!r}")
+    return weights
+
+
 SETTINGS: dict[str, tuple[Any, Any]] = {
     # Database URL; empty means the embedded SQLite file under the instance folder.
     "DATABASE_URL": ("", str),
@@ -62,6 +83,26 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "BROKER_URL": ("", str),
     # With a broker, Celery beat runs the scheduler tick every this many minutes.
     "TICK_MINUTES": (5.0, float),
+    # Alerts (README: Alerts): a significant wave-over-wave fall opens one from this many points;
+    "ALERT_DECLINE_MIN_POINTS": (5.0, float),
+    # an internal-vs-external gap that grows by this many points since the last wave opens one;
+    "ALERT_GAP_WIDENING_POINTS": (10.0, float),
+    # their people with these roles (or at the top of the ladder) are key people;
+    "ALERT_KEY_ROLES": (("decision_maker", "economic_buyer", "champion"), _parse_list),
+    # waves closed (and graph snapshots taken) this many days back are evaluated.
+    "ALERT_LOOKBACK_DAYS": (180, int),
+    # Analytics (README: Analytics: metrics). Fewer respondents: "insufficient signal".
+    "MIN_RESPONDENTS": (3, int),
+    # Internal-vs-external gap classes: |gap| below this is aligned ...
+    "GAP_ALIGNED": (10.0, float),
+    # ... below this misaligned, from here on strongly misaligned (points on 0-100).
+    "GAP_STRONG": (20.0, float),
+    # A dimension score at or above this is "high" for the gap quadrants.
+    "HIGH_LINE": (70.0, float),
+    # Health index weights "dimension=weight,..."; unlisted dimensions weigh 1; empty: all equal.
+    "DIMENSION_WEIGHTS": (None, parse_dimension_weights),
+    # JSON file of text-answer themes -> keywords (README: Text answers); empty: the default.
+    "THEMES_FILE": ("", _parse_themes_file),
 }
 
 ENV_PREFIX = "RELHEALTH_"

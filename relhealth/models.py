@@ -8,6 +8,7 @@ from relhealth.accounts.models import (  # noqa: F401
     PersonRole,
     Relationship,
 )
+from relhealth.analytics.models import Alert  # noqa: F401
 from relhealth.auth.models import AccountAssignment, ApiToken, User  # noqa: F401
 from relhealth.cohorts.models import (  # noqa: F401
     Cohort,

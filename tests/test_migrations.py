@@ -156,6 +156,20 @@ def test_downgrade_to_base_drops_every_table_and_upgrade_rebuilds_them(fresh, tm
     assert tables(fresh) == MODEL_TABLES | {"alembic_version"}
 
 
+def test_the_alerts_revision_downgrades_and_upgrades_on_its_own(fresh, tmp_path):
+    """The alerts revision comes off and goes back; the tables before it stay."""
+    [alerts] = [r for r in script().walk_revisions() if r.path.endswith("_analytics_rules.py")]
+    assert succeeded(relhealth_db(fresh, tmp_path, "upgrade"))
+    assert succeeded(relhealth_db(fresh, tmp_path, "downgrade", alerts.down_revision))
+    assert "alerts" not in tables(fresh)
+    assert {"accounts", "waves", "answers", "graph_snapshots"} <= tables(fresh)
+    assert succeeded(relhealth_db(fresh, tmp_path, "upgrade"))
+    assert "alerts" in tables(fresh)
+    result = relhealth_db(fresh, tmp_path, "check")
+    assert succeeded(result)
+    assert DRIFT not in result.stdout + result.stderr
+
+
 # -- constraints hold in the database itself, not only in Python ----------------------------
 
 

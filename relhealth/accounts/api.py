@@ -8,6 +8,8 @@ from marshmallow import Schema, fields
 from relhealth.accounts import graph, importer, schemas, service
 from relhealth.accounts.map import render_map
 from relhealth.accounts.seniority import ladder
+from relhealth.analytics import service as analytics_service
+from relhealth.analytics.people import map_scores
 from relhealth.auth.api import api_blueprint, api_user
 from relhealth.auth.permissions import account_access, may_import, require
 from relhealth.core.pagination import PAGING, paged
@@ -282,7 +284,17 @@ class StakeholderMapSvg(MethodView):
         """
         account = account_access(db.session, api_user(), account_id)
         stakeholders, metrics = service.account_map(db.session, account)
-        svg = render_map(stakeholders, metrics, title=account.name, ladder=ladder())
+        scores, sentiment = map_scores(
+            analytics_service.load_answers(db.session, user=api_user(), account_ids=[account.id])
+        )
+        svg = render_map(
+            stakeholders,
+            metrics,
+            title=account.name,
+            ladder=ladder(),
+            scores=scores,
+            sentiment=sentiment,
+        )
         return Response(svg, mimetype="image/svg+xml")
 
 

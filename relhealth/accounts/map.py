@@ -207,6 +207,8 @@ class _Person:
     coverage: str
     sentiment: float | None
     badges: list[str]
+    score: float | None = None  # latest mean scaled score 0-100 (identified programs only)
+    score_change: float | None = None  # since the person's previous answer
 
 
 def _ids(values) -> set[int]:
@@ -219,7 +221,12 @@ def _ids(values) -> set[int]:
     return result
 
 
-def _people(graph: nx.MultiDiGraph, metrics: Mapping, sentiment: Mapping | None) -> dict:
+def _people(
+    graph: nx.MultiDiGraph,
+    metrics: Mapping,
+    sentiment: Mapping | None,
+    scores: Mapping | None = None,
+) -> dict:
     uncovered = metrics.get("uncovered") or {}
     uncovered_executives = _ids(uncovered.get("executives"))
     uncovered_deciders = _ids(uncovered.get("decision_makers"))
@@ -281,6 +288,7 @@ def _people(graph: nx.MultiDiGraph, metrics: Mapping, sentiment: Mapping | None)
         if team_role == "executive_sponsor":
             badges.append("S")
         score = (sentiment or {}).get(pid)
+        latest = (scores or {}).get(pid) or {}
         people[pid] = _Person(
             id=pid,
             name=data.get("name") or f"#{pid}",
@@ -294,6 +302,8 @@ def _people(graph: nx.MultiDiGraph, metrics: Mapping, sentiment: Mapping | None)
             coverage=coverage,
             sentiment=score,
             badges=badges,
+            score=latest.get("score"),
+            score_change=latest.get("change"),
         )
     return people
 
@@ -516,6 +526,8 @@ def _node(person: _Person, box: Box, person_url: Callable[[int], str] | None) ->
         tooltip.append(f"Team: {team_role}")
     tooltip.append(person.coverage)
     tooltip.extend(flag[0].upper() + flag[1:] for flag in person.flags)
+    if person.score is not None:
+        tooltip.append(f"Latest score: {_score_text(person)}")
     if person.sentiment is not None:
         tooltip.append(f"Latest sentiment: {person.sentiment:+.2f}")
 
@@ -549,6 +561,7 @@ def _node(person: _Person, box: Box, person_url: Callable[[int], str] | None) ->
         "coverage": person.coverage,
         "flags": "; ".join(person.flags),
         "sentiment": "" if person.sentiment is None else f"{person.sentiment:+.2f}",
+        "score": "" if person.score is None else _score_text(person),
     }
     data_attrs = " ".join(f'data-{k}="{_attr(v)}"' for k, v in data.items())
     card_attrs = " ".join(f'{k}="{v}"' for k, v in card.items())
@@ -576,12 +589,28 @@ def _node(person: _Person, box: Box, person_url: Callable[[int], str] | None) ->
         ),
     ]
     subtitle = person.title or (team_role.capitalize() if team_role else "")
+    subtitle_room = text_room
+    if person.score is not None:
+        mark = _score_mark(person)
+        subtitle_room -= text_width(mark, TITLE_SIZE, bold=True) + (15 if is_orphan else 6)
+        parts.append(
+            _svg_text(
+                box.x + box.w - (16 if is_orphan else 7),  # clear of the corner fold
+                box.y + 32,
+                mark,
+                size=TITLE_SIZE,
+                weight="700",
+                anchor="end",
+                fill=sentiment_colour((person.score - 50) / 50),
+                css="node-score",
+            )
+        )
     if subtitle:
         parts.append(
             _svg_text(
                 text_x,
                 box.y + 32,
-                fit(subtitle, TITLE_SIZE, text_room),
+                fit(subtitle, TITLE_SIZE, subtitle_room),
                 size=TITLE_SIZE,
                 fill=INK_SOFT,
                 css="node-title",
@@ -599,6 +628,23 @@ def _node(person: _Person, box: Box, person_url: Callable[[int], str] | None) ->
     if person_url is None:
         return node
     return f'<a class="node-link" href="{_attr(person_url(person.id))}">{node}</a>'
+
+
+def _score_mark(person: _Person) -> str:
+    """The score on a card: '72', with an arrow when it moved since the previous answer."""
+    mark = f"{person.score:.0f}"
+    if person.score_change is not None and round(person.score_change) != 0:
+        mark += (
+            "\u25b2" if person.score_change > 0 else "\u25bc"
+        ) + f"{abs(person.score_change):.0f}"
+    return mark
+
+
+def _score_text(person: _Person) -> str:
+    text = f"{person.score:.0f}/100"
+    if person.score_change is not None:
+        text += f" ({person.score_change:+.0f} since their previous answer)"
+    return text
 
 
 def _orphan_mark(right: float, bottom: float) -> str:
@@ -858,6 +904,7 @@ def render_map(
     *,
     title: str | None = None,
     sentiment: Mapping[int, float | None] | None = None,
+    scores: Mapping[int, Mapping[str, float | None]] | None = None,
     ladder: Sequence[str] | None = None,
     person_url: Callable[[int], str] | None = None,
     max_width: float = DEFAULT_WIDTH,
@@ -865,7 +912,9 @@ def render_map(
     """The stakeholder map of one account as a standalone SVG document.
 
     ``metrics`` is ``graph.account_metrics`` of the same graph (it marks the gaps); ``sentiment``
-    maps person ids to their latest score in [-1, 1] (grey without one); ``ladder`` orders the
+    maps person ids to their latest score in [-1, 1] (grey without one); ``scores`` maps person
+    ids to ``{"score": 0-100, "change": since their previous answer or None}``, written on the
+    card (leave people out to show nothing, e.g. in confidential programs); ``ladder`` orders the
     bands (by default the levels of ``metrics``); ``person_url`` makes each person a link (leave
     it out for PDFs). All text is escaped; an empty graph gives a map that says so.
     """
@@ -879,7 +928,7 @@ def render_map(
     levels = map_levels(
         graph, ladder or (metrics.get("coverage") or {}).get("by_level") or Settings().ladder
     )
-    people = _people(graph, metrics, sentiment)
+    people = _people(graph, metrics, sentiment, scores)
     cells = _ordered(graph, people, levels)
 
     notices = []

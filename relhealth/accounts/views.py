@@ -21,6 +21,8 @@ from relhealth.accounts.models import (
     Tier,
 )
 from relhealth.accounts.seniority import ladder
+from relhealth.analytics import service as analytics_service
+from relhealth.analytics.people import map_scores
 from relhealth.auth.models import User
 from relhealth.auth.permissions import account_access, readable_accounts, writable_accounts
 from relhealth.core.errors import InvalidInput
@@ -148,10 +150,15 @@ def stakeholder_map(account_id: int):
     settings = service.graph_settings()
     stakeholders = service.account_graph(db.session, account, settings.today)
     metrics = graph.account_metrics(stakeholders, settings)
+    scores, sentiment = map_scores(
+        analytics_service.load_answers(db.session, user=current_user, account_ids=[account.id])
+    )
     svg = render_map(
         stakeholders,
         metrics,
         title=account.name,
+        scores=scores,
+        sentiment=sentiment,
         ladder=settings.ladder,
         person_url=lambda person_id: url_for("account_pages.person", person_id=person_id),
         max_width=MAP_WIDTH,

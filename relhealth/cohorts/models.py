@@ -154,6 +154,8 @@ class Invitation(db.Model):
     __table_args__ = (
         UniqueConstraint("wave_id", "person_id", "account_id"),
         Index("ix_invitations_person_id_invited_at", "person_id", "invited_at"),
+        # one account's invitations across waves: response rates, drop-outs, silent key people
+        Index("ix_invitations_account_id_wave_id", "account_id", "wave_id"),
         CheckConstraint(
             "status <> 'skipped' OR skip_reason IS NOT NULL", name="skips_have_a_reason"
         ),

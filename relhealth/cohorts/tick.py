@@ -20,12 +20,14 @@ stops working (docs/decisions.md).
 """
 
 import datetime as dt
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import (
     Integer,
+    Select,
     String,
     cast,
     column,
@@ -42,6 +44,7 @@ from sqlalchemy.orm import Session, scoped_session
 
 from relhealth.accounts.models import Account, GraphSnapshot, Person, Side, SnapshotReason
 from relhealth.accounts.service import take_snapshots
+from relhealth.analytics.alerts_service import accounts_of_waves, evaluate_alerts
 from relhealth.cohorts import rules, service
 from relhealth.cohorts.emails import INVITATION, REMINDER, Recipient, SurveyEmails
 from relhealth.cohorts.models import (
@@ -61,6 +64,8 @@ from relhealth.db import utcnow
 from relhealth.messaging.models import OutboxMessage
 from relhealth.surveys.models import Survey
 from relhealth.surveys.service import freeze_version
+
+logger = logging.getLogger(__name__)
 
 # pg_advisory_xact_lock key for opening waves ("relhealt" in ASCII, as a 64-bit number).
 OPEN_WAVES_LOCK = 0x72656C6865616C74
@@ -83,6 +88,7 @@ class TickReport:
     closed: int = 0
     expired: int = 0
     snapshots: int = 0
+    alerts: int = 0
     repaired: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -97,6 +103,7 @@ class TickReport:
             f"E-mails queued: {self.invitation_emails:,} invitations, {self.reminders:,} reminders",
             f"Waves closed: {self.closed:,} ({self.expired:,} unanswered invitations expired)",
             f"Stakeholder-graph snapshots: {self.snapshots:,}",
+            f"Alerts opened: {self.alerts:,}",
         ]
         lines += [f"Completed: {what}" for what in self.repaired]
         lines += [f"Problem: {what}" for what in self.problems]
@@ -113,6 +120,7 @@ class TickReport:
             "closed": self.closed,
             "expired": self.expired,
             "snapshots": self.snapshots,
+            "alerts": self.alerts,
             "repaired": list(self.repaired),
             "problems": list(self.problems),
         }
@@ -171,6 +179,26 @@ def close_waves(session: Session, now: dt.datetime, report: TickReport) -> None:
         report.closed += closed
         report.expired += expired
     session.commit()
+    if wave_ids:
+        evaluate_closed_waves(session, wave_ids, now, report)
+
+
+def evaluate_closed_waves(
+    session: Session, wave_ids: list[int], now: dt.datetime, report: TickReport
+) -> None:
+    """Open the alerts the just-closed waves show, in a transaction of their own.
+
+    A failure is reported, not raised: the waves stay closed and the tick goes on opening
+    waves; ``relhealth alerts evaluate`` (idempotent) catches up.
+    """
+    try:
+        accounts = accounts_of_waves(session, wave_ids)
+        report.alerts += evaluate_alerts(session, now, accounts).opened
+        session.commit()
+    except Exception:
+        session.rollback()
+        logger.exception("Evaluating alerts after closing waves %s failed", wave_ids)
+        report.problems.append("Alerts could not be evaluated; run `relhealth alerts evaluate`.")
 
 
 # Opening -------------------------------------------------------------------------------------
@@ -438,6 +466,28 @@ def _emails(
     return SurveyEmails(kind, survey_name or program.name, wave.closes_at, now)
 
 
+def _mail_recipients(wave_id: int) -> Select:
+    """A wave's invited people with an e-mail address: what an invitation or reminder needs."""
+    return (
+        select(
+            Invitation.id,
+            Invitation.person_id,
+            Invitation.side,
+            Person.first_name,
+            Person.last_name,
+            Person.email,
+            Account.name,
+        )
+        .join(Person, Person.id == Invitation.person_id)
+        .join(Account, Account.id == Invitation.account_id)
+        .where(
+            Invitation.wave_id == wave_id,
+            Invitation.status == InvitationStatus.INVITED,
+            Person.email.is_not(None),
+        )
+    )
+
+
 def _dedupe_key(prefix: str):
     return literal(prefix) + cast(Invitation.id, String)
 
@@ -464,23 +514,8 @@ def _complete(
             report.repaired.append(f"{due.label}: invited its members")
         return
     unsent = session.execute(
-        select(
-            Invitation.id,
-            Invitation.person_id,
-            Invitation.side,
-            Person.first_name,
-            Person.last_name,
-            Person.email,
-            Account.name,
-        )
-        .join(Person, Person.id == Invitation.person_id)
-        .join(Account, Account.id == Invitation.account_id)
-        .where(
-            Invitation.wave_id == wave.id,
-            Invitation.status == InvitationStatus.INVITED,
-            Person.email.is_not(None),
-            ~exists().where(OutboxMessage.dedupe_key == _dedupe_key("invitation:")),
-        )
+        _mail_recipients(wave.id)
+        .where(~exists().where(OutboxMessage.dedupe_key == _dedupe_key("invitation:")))
         .order_by(Invitation.id)
     ).all()
     if not unsent:
@@ -574,25 +609,12 @@ def remind_wave(session: Session, wave_id: int, now: dt.datetime, report: TickRe
     number, point = due[-1], points[due[-1] - 1]
     today = today_utc(now)
     pending = (
-        select(
-            Invitation.id,
-            Invitation.person_id,
-            Invitation.side,
-            Person.first_name,
-            Person.last_name,
-            Person.email,
-            Account.name,
-        )
-        .join(Person, Person.id == Invitation.person_id)
-        .join(Account, Account.id == Invitation.account_id)
+        _mail_recipients(wave.id)
         .where(
-            Invitation.wave_id == wave.id,
-            Invitation.status == InvitationStatus.INVITED,
             Invitation.reminders_sent < number,
             Invitation.invited_at <= point,  # invited before this reminder was due
             Person.opted_out.is_(False),
             or_(Person.left_on.is_(None), Person.left_on > today),
-            Person.email.is_not(None),
         )
         .order_by(Invitation.id)
         .limit(CHUNK)

@@ -8,16 +8,17 @@ across versions so answers stay comparable over time.
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from relhealth.accounts.models import Account, Person, Side
 from relhealth.accounts.seniority import ladder
+from relhealth.analytics.text import sentiment
 from relhealth.auth.models import Role, User
 from relhealth.auth.permissions import readable_accounts
 from relhealth.cohorts.models import (
@@ -522,7 +523,11 @@ def validate_answers(
 
 
 def answer_rows(version: SurveyVersion, cleaned: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Answer rows (dicts of Answer columns) for cleaned answers, in question order."""
+    """Answer rows (dicts of Answer columns) for cleaned answers, in question order.
+
+    Every path that stores answers (form, API, import, demo) builds them here, so a text
+    answer always gets its sentiment in the same write.
+    """
     rows = []
     for question in version.questions:
         if question.key not in cleaned:
@@ -536,7 +541,7 @@ def answer_rows(version: SurveyVersion, cleaned: Mapping[str, Any]) -> list[dict
             "scaled": None,
             "text": None,
             "choices": None,
-            "sentiment": None,  # filled by the analytics of text answers
+            "sentiment": None,  # of a text answer, scored here so it is stored with it
         }
         scale = scale_of(question)
         if scale is not None:
@@ -544,10 +549,36 @@ def answer_rows(version: SurveyVersion, cleaned: Mapping[str, Any]) -> list[dict
             row["scaled"] = scaled_value(value, *scale)
         elif question.type == QuestionType.TEXT:
             row["text"] = value
+            row["sentiment"] = sentiment(value)
         else:
             row["choices"] = [value] if isinstance(value, str) else list(value)
         rows.append(row)
     return rows
+
+
+def rescore_text_answers(session: Session, batch_size: int = 1000) -> Iterator[int]:
+    """Score text answers stored without a sentiment (before submissions scored them).
+
+    Goes through them in id order, ``batch_size`` at a time, flushing each batch and yielding
+    how many it scored, so the caller can commit as it goes and a stop loses little.
+    """
+    after = 0
+    while True:
+        batch = session.execute(
+            select(Answer.id, Answer.text)
+            .where(Answer.text.is_not(None), Answer.sentiment.is_(None), Answer.id > after)
+            .order_by(Answer.id)
+            .limit(batch_size)
+        ).all()
+        if not batch:
+            return
+        after = batch[-1].id
+        scores = [{"id": id_, "sentiment": sentiment(text)} for id_, text in batch]
+        scores = [row for row in scores if row["sentiment"] is not None]  # blank text
+        if scores:
+            session.execute(update(Answer), scores)  # an UPDATE by primary key, batched
+        session.flush()
+        yield len(scores)
 
 
 # Responding through a personal link -------------------------------------------------------------

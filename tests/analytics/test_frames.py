@@ -14,25 +14,25 @@ OPENED = dt.datetime(2026, 4, 1, 9, tzinfo=dt.UTC)
 
 
 def answer(**overrides):
-    record = dict(
-        response_id=1,
-        person_id=2,
-        account_id=3,
-        program_id=None,
-        wave_id=None,
-        wave_at=OPENED,
-        side="external",
-        seniority="executive",
-        is_top=True,
-        question_key="nps",
-        question_type="nps",
-        dimension="overall",
-        value=9.0,
-        scaled=90.0,
-        text=None,
-        sentiment=None,
-        k=1,
-    )
+    record = {
+        "response_id": 1,
+        "person_id": 2,
+        "account_id": 3,
+        "program_id": None,
+        "wave_id": None,
+        "wave_at": OPENED,
+        "side": "external",
+        "seniority": "executive",
+        "is_top": True,
+        "question_key": "nps",
+        "question_type": "nps",
+        "dimension": "overall",
+        "value": 9.0,
+        "scaled": 90.0,
+        "text": None,
+        "sentiment": None,
+        "k": 1,
+    }
     return record | overrides
 
 
@@ -59,7 +59,8 @@ def test_missing_numbers_and_texts_are_na_not_strings():
         ]
     )
 
-    assert frame["value"].isna().all() and frame["scaled"].isna().all()
+    assert frame["value"].isna().all()
+    assert frame["scaled"].isna().all()
     assert frame["dimension"].isna().all()
     assert frame["text"].iloc[0] == "Faster answers, please"
 

@@ -254,7 +254,8 @@ def test_a_response_keeps_who_the_respondent_was_when_invited(session, invitatio
     )
     assert (answers["trust"].value, answers["trust"].scaled) == (2, 25)
     assert answers["do_differently"].text == "More calls"
-    assert answers["do_differently"].sentiment is None
+    assert answers["do_differently"].sentiment == 0  # scored on submission: neutral
+    assert answers["nps"].sentiment is None
     assert "made_a_difference" not in answers
     assert (invitation.status, invitation.responded_at) == (InvitationStatus.RESPONDED, now)
 

@@ -103,6 +103,7 @@
     addRow(list, "Roles", data.roles);
     addRow(list, "Team", data.teamRole);
     addRow(list, "Coverage", data.coverage);
+    if (data.score) addRow(list, "Latest score", data.score);
     addRow(list, "Latest sentiment", data.sentiment || "none yet");
     parts.push(list);
     if (data.flags) {
