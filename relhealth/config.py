@@ -91,7 +91,7 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "ALERT_KEY_ROLES": (("decision_maker", "economic_buyer", "champion"), _parse_list),
     # waves closed (and graph snapshots taken) this many days back are evaluated.
     "ALERT_LOOKBACK_DAYS": (180, int),
-    # Analytics (README: Analytics: metrics). Fewer respondents: "insufficient signal".
+    # Analytics (README: Analytics > Metrics). Fewer respondents: "insufficient signal".
     "MIN_RESPONDENTS": (3, int),
     # Internal-vs-external gap classes: |gap| below this is aligned ...
     "GAP_ALIGNED": (10.0, float),

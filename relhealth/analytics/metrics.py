@@ -1,4 +1,4 @@
-"""The metrics, each defined once (README "Analytics: metrics"): pure functions of frames.
+"""The metrics, each defined once (README "Analytics > Metrics"): pure functions of frames.
 
 Every table carries its n. A group with fewer than ``min_respondents`` respondents has status
 ``"insufficient"`` and no value; in a confidential program a group with fewer than ``k``
@@ -16,7 +16,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from relhealth.analytics.suppression import blank, default_partition, key_columns, suppress
+from relhealth.analytics.suppression import (
+    blank,
+    default_partition,
+    key_columns,
+    suppress,
+    suppress_rates,
+)
 
 NUMERIC_TYPES = ("nps", "rating")
 STATS_COLUMNS = ["n", "respondents", "total", "total_sq", "nps_n", "promoters", "detractors", "k"]
@@ -381,14 +387,7 @@ def response_rates(
         work, by, invited=("k", "size"), responded=("responded", "sum"), k=("k", "max")
     )
     table = table.astype({"invited": "int64", "responded": "int64", "k": "int64"})
-    invited = table["invited"].to_numpy(dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        table["rate"] = table["responded"].to_numpy(dtype=float) / invited
-    insufficient = invited < max(settings.min_respondents, 1)
-    table["status"] = np.where(insufficient, "insufficient", "ok")
-    blank(table, insufficient, ["rate"])
-    table = table[[*by, "invited", "responded", "rate", "k", "status"]]
-    return suppress(table, None, settings, count="responded")
+    return suppress_rates(table, keys=by, min_invited=settings.min_respondents)
 
 
 __all__ = [
