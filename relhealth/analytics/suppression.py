@@ -15,8 +15,8 @@ Which columns are keys and which are values is known from the column names of th
 parts of a total (no figure pools waves), so ``TIME_COLUMNS`` are keys but never partitions.
 """
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -171,3 +171,52 @@ def suppress(
     blank(table, suppressed, values)
     table["status"] = table["status"].mask(suppressed, "suppressed")
     return table
+
+
+def suppress_rates(
+    counts: pd.DataFrame,
+    partition: Sequence[str] | None = None,
+    *,
+    keys: Sequence[str] | None = None,
+    min_invited: int = 1,
+) -> pd.DataFrame:
+    """Response rates of a table of counts, suppressed: the one rule for every response rate.
+
+    ``counts`` has key columns, ``invited``, ``responded`` and ``k`` (1 outside confidential
+    programs). Adds ``rate`` = responded / invited (0-1) and ``status``: "insufficient" (rate
+    blanked, counts shown) below ``min_invited`` invited (or none), then ``suppress`` on the
+    respondents of the groups anyone was invited to
+    (``responded`` < k, plus secondary suppression along ``partition``, default every non-time
+    key): a group is hidden when fewer than k answered, and a lone hidden group takes its
+    smallest published sibling with it so the total cannot give it back.
+    """
+    table = counts.copy()
+    keys = key_columns(table) if keys is None else list(keys)
+    invited = pd.to_numeric(table["invited"]).to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table["rate"] = pd.to_numeric(table["responded"]).to_numpy(dtype=float) / invited
+    insufficient = invited < max(min_invited, 1)
+    table["status"] = np.where(insufficient, "insufficient", "ok")
+    blank(table, insufficient, ["rate"])
+    table = table[[*keys, "invited", "responded", "rate", "k", "status"]]
+    # A group no one was invited to (all skipped) has no rate and no one to hide.
+    asked = (invited > 0).astype(bool)
+    if asked.all():
+        return suppress(table, partition, keys=keys, count="responded")
+    kept = suppress(table[asked], partition, keys=keys, count="responded")
+    return pd.concat([kept, table[~asked]]).sort_index()
+
+
+def rate_figures(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The published figures of one row of ``suppress_rates``, as the API and pages show them:
+    ``suppressed`` and, unless it is, ``invited``, ``responded`` and ``response_rate`` (0-1,
+    four places; missing when insufficient)."""
+    if row["status"] == "suppressed":
+        return {"suppressed": True, "invited": None, "responded": None, "response_rate": None}
+    rate = row["rate"]
+    return {
+        "suppressed": False,
+        "invited": int(row["invited"]),
+        "responded": int(row["responded"]),
+        "response_rate": None if pd.isna(rate) else round(float(rate), 4),
+    }

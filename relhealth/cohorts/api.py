@@ -227,7 +227,8 @@ class WaveById(MethodView):
         """Get a wave with its invitation and response counts
 
         Counts cover the accounts you may read. In a confidential program a group with fewer
-        than k people invited is suppressed.
+        than k respondents is suppressed, and so is the smallest other group of its breakdown
+        when it would be the only hidden one (else the total would give it back).
         """
         wave = service.get_wave(db.session, api_user(), wave_id)
         counts = service.wave_counts(db.session, wave, _scope())

@@ -179,7 +179,12 @@ class ProgramArgs(Schema):
 
 
 class WaveCountsSchema(Schema):
-    suppressed = fields.Boolean(metadata={"description": "fewer than k invited (confidential)"})
+    suppressed = fields.Boolean(
+        metadata={
+            "description": "confidential program: fewer than k responded, or hidden so a "
+            "suppressed sibling cannot be recovered from the total; no figures"
+        }
+    )
     invited = fields.Integer(allow_none=True)
     responded = fields.Integer(allow_none=True)
     response_rate = fields.Float(allow_none=True)

@@ -11,12 +11,14 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pandas as pd
 from dateutil.rrule import rrule, rrulestr
 from sqlalchemy import ColumnElement, Select, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from relhealth.accounts.models import Account, AccountTeamMember, Person, Side
 from relhealth.accounts.seniority import ladder
+from relhealth.analytics.suppression import rate_figures, suppress_rates
 from relhealth.auth.models import Role, User
 from relhealth.auth.permissions import readable_accounts
 from relhealth.cohorts import rules
@@ -654,30 +656,16 @@ def get_wave(session: Session, user: User, wave_id: int) -> Wave:
     return wave
 
 
-def _rate(responded: int, invited: int) -> float | None:
-    return round(responded / invited, 4) if invited else None
-
-
-def _group_counts(statuses: Counter, k: int | None) -> dict[str, Any]:
-    invited = sum(n for status, n in statuses.items() if status != InvitationStatus.SKIPPED)
-    if k is not None and invited < k:
-        return {"suppressed": True, "invited": None, "responded": None, "response_rate": None}
-    responded = statuses[InvitationStatus.RESPONDED]
-    return {
-        "suppressed": False,
-        "invited": invited,
-        "responded": responded,
-        "response_rate": _rate(responded, invited),
-    }
-
-
 def wave_counts(
     session: Session, wave: Wave, accounts: ColumnElement[bool] | None = None
 ) -> dict[str, Any]:
     """Invitations and responses of a wave: totals, skips by reason, and by side and level.
 
-    In a confidential program a group with fewer than k people invited is suppressed: a
-    response rate over two people says who answered.
+    In a confidential program the analytics rule applies (``suppress_rates``): a group with
+    fewer than k respondents is suppressed, and when one side (or one level) is the only
+    hidden group of its breakdown, the smallest published group of that breakdown is hidden
+    too, so the total minus the published groups does not give it back. A suppressed total
+    also hides the awaiting and expired counts.
     """
     stmt = select(
         Invitation.status,
@@ -694,7 +682,7 @@ def wave_counts(
         )
     ).all()
     program = wave.program
-    k = program.min_group_size if program.confidentiality == Confidentiality.CONFIDENTIAL else None
+    k = program.min_group_size if program.confidentiality == Confidentiality.CONFIDENTIAL else 1
     total, by_side, by_level, skipped = (
         Counter(),
         defaultdict(Counter),
@@ -710,15 +698,34 @@ def wave_counts(
     levels = [level for level in ladder() if level in by_level] + sorted(
         set(by_level) - set(ladder())
     )
-    summary = _group_counts(total, k)
+    # One table of counts: the total, then each breakdown; a breakdown is a partition of it.
+    groups = [("total", None, total)]
+    groups += [("side", side, by_side[side]) for side in sorted(by_side)]
+    groups += [("level", level, by_level[level]) for level in levels]
+    counts = pd.DataFrame(
+        [
+            (
+                breakdown,
+                group,
+                sum(n for status, n in statuses.items() if status != InvitationStatus.SKIPPED),
+                statuses[InvitationStatus.RESPONDED],
+                k,
+            )
+            for breakdown, group, statuses in groups
+        ],
+        columns=["breakdown", "group", "invited", "responded", "k"],
+    )
+    table = suppress_rates(counts, ["group"], keys=["breakdown", "group"])
+    figures = [rate_figures(row) for row in table.to_dict("records")]
+    summary, sides, rest = figures[0], figures[1 : 1 + len(by_side)], figures[1 + len(by_side) :]
     return {
         **summary,
         "awaiting": None if summary["suppressed"] else total[InvitationStatus.INVITED],
         "expired": None if summary["suppressed"] else total[InvitationStatus.EXPIRED],
         "skipped": sum(skipped.values()),
         "skipped_by_reason": dict(sorted(skipped.items())),
-        "by_side": {side: _group_counts(by_side[side], k) for side in sorted(by_side)},
-        "by_level": {level: _group_counts(by_level[level], k) for level in levels},
+        "by_side": dict(zip(sorted(by_side), sides, strict=True)),
+        "by_level": dict(zip(levels, rest, strict=True)),
     }
 
 

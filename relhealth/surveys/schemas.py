@@ -184,7 +184,10 @@ class ResponseRateSchema(Schema):
     seniority = fields.String(metadata={"description": "the level, as frozen at invitation"})
     side = fields.String()
     suppressed = fields.Boolean(
-        metadata={"description": "fewer than k invited in a confidential program: no figures"}
+        metadata={
+            "description": "confidential program: fewer than k responded, or hidden so a "
+            "suppressed sibling cannot be recovered from the total; no figures"
+        }
     )
     invited = fields.Integer(
         allow_none=True, metadata={"description": "invitations sent; skipped not counted"}

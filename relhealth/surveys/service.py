@@ -12,12 +12,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from relhealth.accounts.models import Account, Person, Side
 from relhealth.accounts.seniority import ladder
+from relhealth.analytics.suppression import rate_figures, suppress_rates
 from relhealth.analytics.text import sentiment
 from relhealth.auth.models import Role, User
 from relhealth.auth.permissions import readable_accounts
@@ -835,8 +837,11 @@ def response_rates(
     Counted from invitations as frozen when each wave opened; people skipped (opted out,
     inactive, within the fatigue cap) were not invited and do not count. With ``user``, only
     accounts they may read. Rows come by wave, account, level (ladder order), side. In a
-    confidential program a group with fewer than k people invited is suppressed, as in the
-    wave counts: a response rate over two people says who answered.
+    confidential program the analytics rule applies (``suppress_rates``): a group with fewer
+    than k respondents is suppressed, and so is its smallest published sibling when it would
+    otherwise be the only hidden group of a breakdown of the wave (levels of an account and
+    side, sides of an account and level, accounts of a level and side), so no hidden group
+    can be recovered as a total minus the published groups.
     """
     responded = func.count(case((Invitation.status == InvitationStatus.RESPONDED, 1)))
     stmt = (
@@ -875,7 +880,8 @@ def response_rates(
     if user is not None:
         stmt = stmt.where(readable_accounts(user))
     levels = {level: index for index, level in enumerate(ladder())}
-    rows = []
+    keys = ["wave_id", "account_id", "seniority", "side"]
+    names, counts = {}, []
     for (
         wave_id,
         account_id,
@@ -887,20 +893,25 @@ def response_rates(
         invited,
         answered,
     ) in session.execute(stmt):
-        suppressed = privacy == Confidentiality.CONFIDENTIAL and invited < k
-        rows.append(
-            {
-                "wave_id": wave_id,
-                "account_id": account_id,
-                "account_name": name,
-                "seniority": seniority,
-                "side": Side(side).value,
-                "suppressed": suppressed,
-                "invited": None if suppressed else invited,
-                "responded": None if suppressed else answered,
-                "response_rate": None if suppressed else round(answered / invited, 4),
-            }
-        )
+        names[account_id] = name
+        k = k if privacy == Confidentiality.CONFIDENTIAL else 1
+        counts.append((wave_id, account_id, seniority, Side(side).value, invited, answered, k))
+    if not counts:
+        return []
+    table = suppress_rates(
+        pd.DataFrame(counts, columns=[*keys, "invited", "responded", "k"]), keys=keys
+    )
+    rows = [
+        {
+            "wave_id": int(row["wave_id"]),
+            "account_id": int(row["account_id"]),
+            "account_name": names[row["account_id"]],
+            "seniority": row["seniority"],
+            "side": row["side"],
+            **rate_figures(row),
+        }
+        for row in table.to_dict("records")
+    ]
     return sorted(
         rows,
         key=lambda r: (

@@ -212,4 +212,4 @@ def test_who_was_asked_in_a_confidential_program_is_for_admins(api, admin, manag
     assert api.as_(manager).get(f"{V1}/waves/{wave_id}/invitations").status_code == 403
     assert api.as_(admin).get(f"{V1}/waves/{wave_id}/invitations").status_code == 200
     counts = api.as_(manager).get(f"{V1}/waves/{wave_id}").json["counts"]
-    assert counts["suppressed"] is True  # one person at Initech: below k = 3
+    assert counts["suppressed"] is True  # no one at Initech answered: below k = 3

@@ -223,19 +223,81 @@ def test_wave_counts_give_rates_by_side_and_level_and_skips_by_reason(session, w
     assert list(counts["by_level"]) == ["executive", "manager"]
 
 
-def test_a_confidential_wave_suppresses_groups_smaller_than_k(session, world):
+def test_a_confidential_wave_suppresses_groups_with_fewer_than_k_respondents(session, world):
+    program = f.ProgramFactory(confidentiality="confidential", min_group_size=3)
+    wave = f.WaveFactory(program=program)
+    groups = [  # (level, ours, invited, responded)
+        ("executive", False, 4, 3),
+        ("manager", False, 5, 4),
+        ("staff", False, 4, 2),
+        ("executive", True, 3, 3),
+        ("manager", True, 3, 3),
+    ]
+    for level, ours, invited, responded in groups:
+        for index in range(invited):
+            person = (f.StaffFactory if ours else f.PersonFactory)(seniority=level)
+            f.InvitationFactory(
+                wave=wave,
+                person=person,
+                account_id=world.acme.id,
+                status=InvitationStatus.RESPONDED if index < responded else "invited",
+            )
+    counts = service.wave_counts(session, wave)
+    assert (counts["invited"], counts["responded"], counts["awaiting"]) == (19, 15, 4)
+    assert counts["by_side"]["external"]["response_rate"] == 0.6923
+    assert counts["by_side"]["internal"]["invited"] == 6
+    # staff: 4 invited but 2 answered, below k; alone it would be the total minus the other
+    # levels, so the published level with the fewest respondents (executive, 6) goes too.
+    assert counts["by_level"]["staff"] == {
+        "suppressed": True,
+        "invited": None,
+        "responded": None,
+        "response_rate": None,
+    }
+    assert counts["by_level"]["executive"]["suppressed"] is True
+    assert counts["by_level"]["manager"] == {
+        "suppressed": False,
+        "invited": 8,
+        "responded": 7,
+        "response_rate": 0.875,
+    }
+
+
+def test_a_hidden_side_cannot_be_recovered_from_the_wave_total(session, world):
     program = f.ProgramFactory(confidentiality="confidential", min_group_size=3)
     wave = f.WaveFactory(program=program)
     for person in (world.ceo, world.director, world.lead):
         f.InvitationFactory(wave=wave, person=person, status=InvitationStatus.RESPONDED)
     f.InvitationFactory(wave=wave, person=world.olivia, account_id=world.acme.id)
     counts = service.wave_counts(session, wave)
-    assert counts["invited"] == 4
-    assert counts["by_side"]["external"]["invited"] == 3
-    assert counts["by_side"]["internal"] == {
-        "suppressed": True,
-        "invited": None,
-        "responded": None,
+    # Under the old rule (fewer than k invited) only our side was hidden, and the total
+    # (4 invited, 3 responded) minus their side (3, 3) said Olivia had not answered.
+    assert (counts["suppressed"], counts["invited"], counts["responded"]) == (False, 4, 3)
+    assert {side: c["suppressed"] for side, c in counts["by_side"].items()} == {
+        "external": True,
+        "internal": True,
+    }
+    assert all(c["suppressed"] for c in counts["by_level"].values())
+
+
+def test_an_identified_wave_and_an_all_skipped_group_are_never_suppressed(session, world):
+    wave = f.WaveFactory(program=f.ProgramFactory(confidentiality="confidential"))
+    f.InvitationFactory(wave=wave, person=world.quiet, status="skipped", skip_reason="opted_out")
+    for person in (world.ceo, world.director, world.engineer):
+        f.InvitationFactory(wave=wave, person=person, status=InvitationStatus.RESPONDED)
+    counts = service.wave_counts(session, wave)
+    assert counts["by_level"]["manager"] == {
+        "suppressed": False,
+        "invited": 0,
+        "responded": 0,
         "response_rate": None,
     }
-    assert counts["by_level"]["senior"]["suppressed"] is True
+    assert counts["by_level"]["executive"]["suppressed"] is True
+    identified = f.WaveFactory()
+    f.InvitationFactory(wave=identified, person=world.ceo)
+    assert service.wave_counts(session, identified)["by_level"]["executive"] == {
+        "suppressed": False,
+        "invited": 1,
+        "responded": 0,
+        "response_rate": 0.0,
+    }

@@ -352,27 +352,65 @@ def test_response_rates_count_invited_and_responded_by_account_level_and_side(se
     assert service.response_rates(session, wave_ids=[wave.id + 1000]) == []
 
 
-def test_small_groups_of_a_confidential_program_are_suppressed(session):
+def confidential_wave(account, groups):
+    """A wave of a confidential program (k = 3) with ``(level, invited, responded)`` groups
+    of the account's people."""
     wave = f.WaveFactory(
         program=f.ProgramFactory(confidentiality=Confidentiality.CONFIDENTIAL, min_group_size=3)
     )
-    account = f.AccountFactory()
-    for seniority, count in (("manager", 3), ("executive", 2)):
-        for _ in range(count):
+    for seniority, invited, responded in groups:
+        for index in range(invited):
             f.InvitationFactory(
-                wave=wave, person=f.PersonFactory(account=account, seniority=seniority)
+                wave=wave,
+                person=f.PersonFactory(account=account, seniority=seniority),
+                status=InvitationStatus.RESPONDED if index < responded else "invited",
             )
+    return wave
+
+
+def test_groups_with_fewer_than_k_respondents_are_suppressed_with_their_lone_sibling(session):
+    account = f.AccountFactory()
+    # executive: 4 invited (k or more) but 2 answered: suppressed. It would be the only hidden
+    # level, so the published level with the fewest respondents (manager, 3) goes too.
+    confidential_wave(account, [("manager", 3, 3), ("executive", 4, 2), ("staff", 6, 4)])
     rows = {r["seniority"]: r for r in service.response_rates(session, account_ids=[account.id])}
-    assert rows["manager"]["suppressed"] is False
-    assert rows["manager"]["invited"] == 3
-    assert rows["executive"] | {"wave_id": 0, "account_id": 0} == {
+    assert rows["staff"] | {"wave_id": 0, "account_id": 0} == {
         "wave_id": 0,
         "account_id": 0,
         "account_name": account.name,
-        "seniority": "executive",
+        "seniority": "staff",
         "side": "external",
-        "suppressed": True,
-        "invited": None,
-        "responded": None,
-        "response_rate": None,
+        "suppressed": False,
+        "invited": 6,
+        "responded": 4,
+        "response_rate": 0.6667,
     }
+    for level in ("executive", "manager"):
+        assert rows[level] | {"wave_id": 0, "account_id": 0} == {
+            "wave_id": 0,
+            "account_id": 0,
+            "account_name": account.name,
+            "seniority": level,
+            "side": "external",
+            "suppressed": True,
+            "invited": None,
+            "responded": None,
+            "response_rate": None,
+        }
+
+
+def test_a_hidden_group_cannot_be_recovered_from_the_wave_total(session):
+    from relhealth.cohorts.service import wave_counts
+
+    account = f.AccountFactory()
+    # Under the old rule (fewer than k invited) only the executive pair was hidden, and the
+    # published wave total minus the published manager gave back who of the two answered.
+    wave = confidential_wave(account, [("manager", 4, 3), ("executive", 2, 0)])
+    total = wave_counts(session, wave)
+    assert (total["suppressed"], total["invited"], total["responded"]) == (False, 6, 3)
+    rows = service.response_rates(session, wave_ids=[wave.id])
+    assert [(r["seniority"], r["suppressed"]) for r in rows] == [
+        ("executive", True),
+        ("manager", True),
+    ]
+    assert all(group["suppressed"] for group in total["by_level"].values())
