@@ -29,7 +29,7 @@ portfolio_analytics_blp = api_blueprint(
     "portfolio-analytics",
     __name__,
     "/portfolio",
-    "Across all your accounts: health and value at risk (JSON or CSV).",
+    "Across all your accounts: health, value at risk and trends (JSON or CSV).",
 )
 blueprints = (account_analytics_blp, portfolio_analytics_blp)
 
@@ -191,3 +191,27 @@ class PortfolioSummary(MethodView):
         if csv:
             return csv_response(rows, "portfolio-summary")
         return records(rows)
+
+
+@portfolio_analytics_blp.route("/trends")
+class PortfolioTrends(MethodView):
+    @portfolio_analytics_blp.arguments(schemas.PortfolioTrendArgs, location="query")
+    @portfolio_analytics_blp.response(200, schemas.PortfolioTrendsSchema, description=CSV_NOTE)
+    def get(self, args):
+        """The scores of all your accounts per quarter, optionally per side, seniority or dimension
+
+        One point per calendar quarter: every wave that opened in it (of any program), and
+        imported history submitted in it. Each point as in an account's trends: n, respondents
+        (people per wave, added up over the quarter's waves), mean with its 95% CI, NPS, the
+        change since the previous quarter and Welch's test of it. Filters: kind, tier, owner.
+        """
+        csv = wants_csv(args)
+        args.pop("format")
+        by = args.pop("by", None)
+        series = service.portfolio_trends(
+            db.session, api_user(), by, args, service.analytics_settings()
+        )
+        series = _table(series, schemas.TrendPointSchema)
+        if csv:
+            return csv_response(series, "portfolio-trends")
+        return {"by": by, "series": records(series)}

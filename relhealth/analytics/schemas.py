@@ -80,6 +80,17 @@ class PortfolioSummaryArgs(Schema):
     format = Format()
 
 
+class PortfolioTrendArgs(Schema):
+    by = fields.String(
+        validate=validate.OneOf(TREND_BREAKDOWNS),
+        metadata={"description": "a series per side, seniority or dimension; default: one"},
+    )
+    kind = Choice(AccountKind)
+    tier = Choice(Tier)
+    owner_id = Id(strict=False, data_key="owner")
+    format = Format()
+
+
 class TrendPointSchema(Schema):
     """One wave of one series; figures null unless status is "ok", n null if suppressed."""
 
@@ -107,6 +118,14 @@ class TrendsSchema(Schema):
     account_id = fields.Integer()
     by = fields.String(allow_none=True)
     series = fields.List(fields.Nested(TrendPointSchema))
+
+
+class PortfolioTrendsSchema(Schema):
+    by = fields.String(allow_none=True)
+    series = fields.List(
+        fields.Nested(TrendPointSchema),
+        metadata={"description": "one point per quarter: wave is 2026Q1, wave_id null"},
+    )
 
 
 class GapSchema(Schema):

@@ -22,9 +22,12 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     Float,
+    Integer,
     Select,
     String,
     case,
+    cast,
+    extract,
     func,
     literal,
     select,
@@ -666,3 +669,124 @@ def health_changes(
     change = health.groupby("account_id")["health"].diff()
     latest = health.assign(health_change=change).groupby("account_id").tail(1)
     return latest[["account_id", "health_change"]].reset_index(drop=True)
+
+
+TREND_KEYS = ("side", "seniority", "dimension")
+
+
+def _quarter(session: Session, column) -> ColumnElement[int]:
+    """The calendar quarter (UTC) of a time as a number, ``20264`` for 2026Q4."""
+    if session.get_bind().dialect.name == "postgresql":
+        column = func.timezone("UTC", column)
+    year = cast(extract("year", column), Integer)
+    return year * 10 + (cast(extract("month", column), Integer) + 2) // 3
+
+
+def portfolio_trends(
+    session: Session,
+    user: User | None,
+    by: str | None,
+    filters: Mapping[str, Any],
+    settings: AnalyticsSettings,
+) -> pd.DataFrame:
+    """The portfolio's scores per quarter (one series, or one per side/seniority/dimension):
+    ``trends.trend_from_stats`` over every account ``user`` may read (``filters``: kind, tier,
+    owner_id; ended accounts included, for their past), added up by the database.
+
+    The time axis is the period (``metrics.period_key``): the calendar quarter in which a wave
+    opened, so the waves of all programs that opened in one quarter are one point; imported
+    history without a wave counts in its submission quarter. ``wave`` is that quarter, e.g.
+    ``2026Q1``, ``wave_id`` null, ``wave_at`` the earliest opening in it.
+
+    ONE query, two levels: per wave (history: per quarter), series and person, that person's
+    sums and mean; then per wave and series, the sums, ``people`` and the sums of the person
+    means and their squares. The waves of a quarter are added up here. ``respondents`` (and the
+    n of the Welch test) is the number of people per wave, summed over the quarter's waves: a
+    person who answered two waves of one quarter counts twice (README, "portfolio trend").
+    """
+    from relhealth.accounts.service import account_query
+
+    if by is not None and by not in TREND_KEYS:
+        raise InvalidInput.on("by", f"Cannot break down by {by}.", "query")
+    keys = [by] if by else []
+    stat_keys = _stat_keys()
+    series = [stat_keys[name].label(name) for name in keys]
+    scope = (
+        account_query(user, filters).with_only_columns(Account.id)
+        if user is not None
+        else _scope_ids(None, None)
+    )
+    is_nps = Answer.question_type == QuestionType.NPS
+    one, zero = literal(1), literal(0)
+    history_quarter = case(
+        (Response.wave_id.is_(None), _quarter(session, Response.submitted_at)), else_=None
+    ).label("history_quarter")
+    per_person = _answers_from(
+        select(
+            Response.wave_id.label("wave_id"),
+            history_quarter,
+            *series,
+            Response.person_id.label("person_id"),
+            func.count(Answer.scaled).label("n"),
+            type_coerce(func.sum(Answer.scaled), Float).label("total"),
+            type_coerce(func.sum(Answer.scaled * Answer.scaled), Float).label("total_sq"),
+            func.sum(case((is_nps, one), else_=zero)).label("nps_n"),
+            func.sum(case((is_nps & (Answer.value >= 9), one), else_=zero)).label("promoters"),
+            func.sum(case((is_nps & (Answer.value < 7), one), else_=zero)).label("detractors"),
+            func.max(_k()).label("k"),
+            func.min(_wave_at()).label("wave_at"),
+        )
+    ).where(
+        Response.account_id.in_(scope),
+        Answer.question_type.in_(NUMERIC_TYPES),
+        Answer.scaled.is_not(None),
+    )
+    if "dimension" in keys:
+        per_person = per_person.where(Answer.dimension.is_not(None))
+    per_person = per_person.group_by(
+        Response.wave_id,
+        history_quarter,
+        *[stat_keys[name] for name in keys],
+        Response.person_id,
+    ).subquery("per_person")
+    inner = per_person.c
+    mean = inner.total / inner.n
+    groups = [inner.wave_id, inner.history_quarter, *[inner[name] for name in keys]]
+    stmt = select(
+        *groups,
+        _plain(func.min(inner.wave_at), "wave_at"),
+        func.sum(inner.n).label("n"),
+        func.count().label("people"),
+        type_coerce(func.sum(inner.total), Float).label("total"),
+        type_coerce(func.sum(inner.total_sq), Float).label("total_sq"),
+        func.sum(inner.nps_n).label("nps_n"),
+        func.sum(inner.promoters).label("promoters"),
+        func.sum(inner.detractors).label("detractors"),
+        func.max(inner.k).label("k"),
+        type_coerce(func.sum(mean), Float).label("person_total"),
+        type_coerce(func.sum(mean * mean), Float).label("person_total_sq"),
+    ).group_by(*groups)
+    columns = {"wave_id": "Int64", "history_quarter": "Int64"}
+    columns |= {name: frames.ANSWER_COLUMNS[name] for name in keys}
+    columns |= {"wave_at": frames.ANSWER_COLUMNS["wave_at"], "n": "int64", "people": "int64"}
+    columns |= {name: STATS_COLUMNS[name] for name in ("total", "total_sq", "nps_n")}
+    columns |= {name: STATS_COLUMNS[name] for name in ("promoters", "detractors", "k")}
+    columns |= {"person_total": "float64", "person_total_sq": "float64"}
+    rows = _typed(_fetch(session, stmt), columns)
+
+    rows["wave"] = metrics.period_key(rows["wave_at"])
+    sums = ["n", "people", "total", "total_sq", "nps_n", "promoters", "detractors"]
+    sums += ["person_total", "person_total_sq"]
+    stats = metrics.aggregate(
+        rows,
+        [*keys, "wave"],
+        **{name: (name, "sum") for name in sums},
+        k=("k", "max"),
+        wave_at=("wave_at", "min"),
+    )
+    stats["respondents"] = stats["people"]
+    opened = stats.groupby("wave", observed=True)["wave_at"].transform("min")
+    stats = stats.assign(wave_at=opened, wave_id=pd.array([pd.NA] * len(stats), dtype="Int64"))
+    counts = ("n", "respondents", "people", "k", "nps_n", "promoters", "detractors")
+    stats = stats.astype(dict.fromkeys(counts, "int64"))
+    return trends.trend_from_stats(stats, keys, settings)

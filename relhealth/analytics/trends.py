@@ -16,6 +16,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from relhealth.analytics.metrics import (
+    STATS_COLUMNS,
     AnalyticsSettings,
     group_stats,
     numeric_answers,
@@ -32,6 +33,33 @@ def _series_keys(by: str | Sequence[str] | None) -> list[str]:
     return [by] if isinstance(by, str) else list(by)
 
 
+# Respondent-level sums ``trend_from_stats`` needs beside ``metrics.STATS_COLUMNS``.
+PERSON_COLUMNS = ["people", "person_total", "person_total_sq"]
+WAVE_COLUMNS = ["wave", "wave_id", "wave_at"]
+
+
+def person_stats(numeric: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """Per group of ``by``: ``people`` (persons), ``person_total`` (the sum of each person's
+    mean scaled answer in the group) and ``person_total_sq`` (the sum of its square)."""
+    by = list(by)
+    person = (
+        numeric.groupby([*by, "person_id"], dropna=False, observed=True)["scaled"]
+        .mean()
+        .rename("person_mean")
+        .reset_index()
+    )
+    person["person_mean_sq"] = person["person_mean"] * person["person_mean"]
+    return (
+        person.groupby(by, dropna=False, observed=True)
+        .agg(
+            people=("person_mean", "size"),
+            person_total=("person_mean", "sum"),
+            person_total_sq=("person_mean_sq", "sum"),
+        )
+        .reset_index()
+    )
+
+
 def trend(
     answers: pd.DataFrame,
     by: str | Sequence[str] | None = None,
@@ -43,37 +71,64 @@ def trend(
     ``significant`` (p < alpha). Rows sorted by series then ``wave_at``.
 
     A change needs both waves "ok"; suppressed or insufficient waves have no change and no test.
+    The answers are added up per series and wave here, then ``trend_from_stats`` does the rest
+    (the portfolio's trend hands it sums the database made).
     """
-    settings = settings or AnalyticsSettings()
     keys = _series_keys(by)
     numeric = numeric_answers(answers)
     if "dimension" in keys:
         numeric = numeric[numeric["dimension"].notna().to_numpy(dtype=bool)]
     numeric = numeric.assign(wave=wave_key(numeric))
 
-    table = scores(group_stats(numeric, [*keys, "wave"]), settings)
-    table["wave"] = table["wave"].astype("string")
+    stats = group_stats(numeric, [*keys, "wave"])
+    stats["wave"] = stats["wave"].astype("string")
     waves = (
         numeric.groupby("wave", observed=True)
         .agg(wave_id=("wave_id", "first"), wave_at=("wave_at", "min"))
         .reset_index()
     )
     waves["wave"] = waves["wave"].astype("string")
-    table = table.merge(waves, on="wave", how="left")
-
-    # Respondent-level sufficient statistics for the test: one mean per person and wave.
-    person = (
-        numeric.groupby([*keys, "wave", "person_id"], dropna=False, observed=True)["scaled"]
-        .mean()
-        .rename("person_mean")
-        .reset_index()
-    )
-    people = (
-        person.groupby([*keys, "wave"], dropna=False, observed=True)["person_mean"]
-        .agg(people="size", person_mean="mean", person_sd="std")
-        .reset_index()
-    )
+    people = person_stats(numeric, [*keys, "wave"])
     people["wave"] = people["wave"].astype("string")
+    stats = stats.merge(waves, on="wave", how="left").merge(people, on=[*keys, "wave"], how="left")
+    return trend_from_stats(stats, keys, settings)
+
+
+def _person_sd(people: np.ndarray, total: np.ndarray, total_sq: np.ndarray) -> np.ndarray:
+    """The sample standard deviation of the person means from their sums (NaN below 2 people).
+
+    A spread within the rounding error of the sums (``total_sq`` x a few ulps) is taken as 0,
+    so equal person means stay exactly equal (as a two-pass ``std`` has them)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        deviations = total_sq - total * (total / people)
+        deviations = np.where(deviations <= 8 * np.finfo(float).eps * total_sq, 0.0, deviations)
+        return np.where(people > 1, np.sqrt(deviations / (people - 1)), np.nan)
+
+
+def trend_from_stats(
+    stats: pd.DataFrame,
+    by: str | Sequence[str] | None = None,
+    settings: AnalyticsSettings | None = None,
+) -> pd.DataFrame:
+    """``trend`` from sums per series and wave instead of answers: one row per (``by``,
+    ``wave``) with ``wave_id``, ``wave_at`` (the same for every series of a wave), the
+    ``metrics.STATS_COLUMNS`` (``metrics.group_stats``) and ``PERSON_COLUMNS``
+    (``person_stats``: the observations of the Welch test). Returns ``trend``'s table.
+    """
+    settings = settings or AnalyticsSettings()
+    keys = _series_keys(by)
+    stats = stats.assign(wave=stats["wave"].astype("string"))
+    table = scores(stats[[*keys, "wave", *STATS_COLUMNS]], settings)
+    people = stats[[*keys, *WAVE_COLUMNS]].assign(
+        people=stats["people"].to_numpy(dtype=float),
+        person_mean=stats["person_total"].to_numpy(dtype=float)
+        / stats["people"].to_numpy(dtype=float),
+        person_sd=_person_sd(
+            stats["people"].to_numpy(dtype=float),
+            stats["person_total"].to_numpy(dtype=float),
+            stats["person_total_sq"].to_numpy(dtype=float),
+        ),
+    )
     table = table.merge(people, on=[*keys, "wave"], how="left")
 
     table = table.sort_values([*keys, "wave_at", "wave"], kind="stable").reset_index(drop=True)

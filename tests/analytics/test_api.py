@@ -132,6 +132,9 @@ BAD_ARGS = {
     "summary kind": ("/portfolio/summary?kind=vendor", "kind"),
     "summary tier": ("/portfolio/summary?tier=gold", "tier"),
     "summary owner": ("/portfolio/summary?owner=-1", "owner"),
+    "portfolio trends by": ("/portfolio/trends?by=colour", "by"),
+    "portfolio trends tier": ("/portfolio/trends?tier=gold", "tier"),
+    "portfolio trends format": ("/portfolio/trends?format=xml", "format"),
 }
 
 
@@ -469,6 +472,75 @@ def test_the_openapi_document_lists_the_analytics_with_their_csv_alternative(cli
     for path in ("trends", "gaps", "panel"):
         get = spec["paths"][f"/api/v1/accounts/{{account_id}}/{path}"]["get"]
         assert "text/csv" in get["responses"]["200"]["description"]
+    trend = spec["paths"]["/api/v1/portfolio/trends"]["get"]
+    assert "text/csv" in trend["responses"]["200"]["description"]
     summary = spec["paths"]["/api/v1/portfolio/summary"]["get"]
     sort = next(p for p in summary["parameters"] if p["name"] == "sort")
     assert "-value_at_risk" in sort["schema"]["enum"]
+
+
+# The portfolio's trend ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("by", [None, "side", "dimension"])
+def test_portfolio_trends_are_the_services_in_json_and_csv(api, admin, acme, by):
+    query = f"?by={by}" if by else ""
+
+    body = strict_json(api.as_(admin).get(f"{V1}/portfolio/trends{query}"))
+    rows = read_csv(api.as_(admin).get(f"{V1}/portfolio/trends{query or '?'}&format=csv"))
+
+    wanted = service.portfolio_trends(db.session, admin, by, {}, SETTINGS)
+    assert body["by"] == by
+    assert len(body["series"]) > 0
+    same_rows(body["series"], expected(wanted, TrendPointSchema().fields))
+    assert len(rows) == len(body["series"])
+    assert list(rows[0])[:2] == ([by, "wave"] if by else ["wave", "wave_id"])
+    assert {point["wave"] for point in body["series"]} >= {"2026Q1", "2026Q2"}
+
+
+def test_a_managers_portfolio_trend_counts_only_their_accounts(api, acme):
+    manager = f.UserFactory(role=Role.ACCOUNT_MANAGER)
+    other = f.AccountFactory(owner_id=manager.id)
+    for nps, person in enumerate(f.PersonFactory.create_batch(3, account=other)):
+        answered(person, acme.waves[0], nps, 2, account=other)
+
+    body = strict_json(api.as_(manager).get(f"{V1}/portfolio/trends"))
+
+    answers = service.load_answers(db.session, account_ids=[other.id])
+    wanted = trends.trend(answers, None, SETTINGS).drop(columns="wave_id")
+    wanted = wanted.assign(wave="2026Q1", wave_id=None)
+    same_rows(body["series"], expected(wanted, TrendPointSchema().fields))
+    assert body["series"][0]["respondents"] == 3
+
+
+def test_an_empty_portfolio_has_an_empty_trend(api):
+    manager = f.UserFactory(role=Role.ACCOUNT_MANAGER)
+
+    body = strict_json(api.as_(manager).get(f"{V1}/portfolio/trends?by=seniority"))
+    response = api.as_(manager).get(f"{V1}/portfolio/trends?format=csv")
+
+    assert body == {"by": "seniority", "series": []}
+    assert response.status_code == 200
+    lines = response.get_data(as_text=True).splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("wave,wave_id,wave_at,n,")
+
+
+def test_a_small_group_is_suppressed_in_the_portfolio_trend(api, admin, confidential):
+    base = f"{V1}/portfolio/trends?by=side"
+
+    body = strict_json(api.as_(admin).get(base))
+    rows = read_csv(api.as_(admin).get(base + "&format=csv"))
+
+    # As in the account's trend: two of ours (k = 3) hidden, theirs beside them too.
+    internal = [p for p in body["series"] if p["side"] == "internal"]
+    assert [p["status"] for p in internal] == ["suppressed"]
+    assert internal[0]["n"] is None
+    assert internal[0]["mean"] is None
+    first, second = [p for p in body["series"] if p["side"] == "external"]
+    assert (first["status"], first["respondents"]) == ("suppressed", None)
+    assert (second["status"], second["respondents"]) == ("ok", 3)
+    hidden = [row for row in rows if row["status"] == "suppressed"]
+    assert len(hidden) == 2
+    for row in hidden:
+        assert row["n"] == row["respondents"] == row["mean"] == row["nps"] == ""

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from relhealth.analytics import frames, metrics, service
+from relhealth.analytics import frames, metrics, service, trends
 from relhealth.analytics.metrics import AnalyticsSettings
 from relhealth.auth.models import Role
 from relhealth.cohorts.models import Confidentiality, InvitationStatus, WaveStatus
@@ -433,3 +433,86 @@ def test_the_period_is_the_calendar_quarter_of_the_wave_opening():
     )
 
     assert metrics.period_key(opened).tolist() == ["2026Q1", "2026Q2", "2025Q4"]
+
+
+# The portfolio's trend ----------------------------------------------------------------------
+
+
+def by_quarter(answers: pd.DataFrame) -> pd.DataFrame:
+    """The answers with their waves forgotten: ``trends.trend`` then keys them by the quarter of
+    ``wave_at`` (the wave's opening, or the submission of history), the portfolio's periods."""
+    return answers.assign(wave_id=pd.array([pd.NA] * len(answers), dtype="Int64"))
+
+
+@pytest.mark.parametrize("by", [None, "side", "seniority", "dimension"])
+def test_the_portfolio_trend_is_the_trend_of_every_answer_per_quarter(session, by):
+    # Two programs (one confidential, k = 3) whose waves open in the same quarters; each person
+    # answers once per quarter, and two per account in imported history of 2025Q2.
+    generated_portfolio(accounts=4)
+    admin = f.UserFactory(role=Role.ADMIN)
+    settings = AnalyticsSettings()
+
+    in_sql = service.portfolio_trends(db.session, admin, by, {}, settings)
+    answers = service.load_answers(db.session, user=admin)
+    in_pandas = trends.trend(by_quarter(answers), by, settings)
+
+    assert list(in_sql["wave"].drop_duplicates()) == ["2025Q2", "2026Q1", "2026Q2", "2026Q3"]
+    assert in_sql["p_value"].notna().any()
+    pd.testing.assert_frame_equal(
+        in_sql,
+        in_pandas,
+        check_exact=False,
+        rtol=1e-9,
+        atol=1e-9,
+        check_dtype=False,
+    )
+
+
+def test_the_portfolio_trend_counts_only_the_accounts_the_user_may_read(session):
+    accounts = generated_portfolio(accounts=4)
+    manager = f.UserFactory(role=Role.ACCOUNT_MANAGER)
+    for account in accounts[:2]:
+        account.owner_id = manager.id
+    db.session.flush()
+    settings = AnalyticsSettings()
+
+    mine = service.portfolio_trends(db.session, manager, "side", {}, settings)
+    answers = service.load_answers(db.session, account_ids=[a.id for a in accounts[:2]])
+    everyone = service.portfolio_trends(db.session, None, "side", {}, settings)
+
+    expected = trends.trend(by_quarter(answers), "side", settings)
+    pd.testing.assert_frame_equal(mine, expected, check_exact=False, rtol=1e-9, check_dtype=False)
+    assert mine["n"].sum() < everyone["n"].sum()
+    owned = {"owner_id": manager.id}
+    admin = f.UserFactory(role=Role.ADMIN)
+    by_owner = service.portfolio_trends(db.session, admin, "side", owned, settings)
+    pd.testing.assert_frame_equal(by_owner, mine)
+
+
+def test_a_person_in_two_waves_of_one_quarter_counts_twice(acme):
+    # Acme's exec answers a second program's wave that opened in the first wave's quarter.
+    other = closed_wave(f.ProgramFactory(), Q1 + dt.timedelta(days=20), "other-1")
+    answered(acme.exec, other, 3, 2)
+    settings = AnalyticsSettings()
+
+    table = service.portfolio_trends(db.session, None, None, {}, settings)
+    answers = service.load_answers(db.session)
+    distinct = trends.trend(by_quarter(answers), None, settings)
+
+    q1 = table.set_index("wave").loc["2026Q1"]
+    assert q1["respondents"] == distinct.set_index("wave").loc["2026Q1", "respondents"] + 1
+    assert q1["n"] == distinct.set_index("wave").loc["2026Q1", "n"]
+    assert q1["wave_at"] == pd.Timestamp(Q1)
+
+
+def test_an_empty_portfolio_has_an_empty_trend_with_its_columns(session):
+    table = service.portfolio_trends(db.session, None, "dimension", {}, AnalyticsSettings())
+    assert table.empty
+    assert {"dimension", "wave", "wave_at", "mean", "respondents", "change", "p_value"} <= set(
+        table.columns
+    )
+
+
+def test_the_portfolio_trend_refuses_an_unknown_breakdown(session):
+    with pytest.raises(InvalidInput):
+        service.portfolio_trends(db.session, None, "colour", {}, AnalyticsSettings())

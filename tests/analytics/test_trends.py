@@ -3,11 +3,12 @@
 import math
 import statistics
 
+import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from relhealth.analytics.metrics import AnalyticsSettings
-from relhealth.analytics.trends import trend
+from relhealth.analytics.metrics import AnalyticsSettings, group_stats, numeric_answers, wave_key
+from relhealth.analytics.trends import PERSON_COLUMNS, person_stats, trend, trend_from_stats
 from tests.analytics import reference
 from tests.analytics.metrics_data import answer, frame, random_portfolio
 
@@ -126,3 +127,50 @@ def test_welch_reference_matches_scipy():
         sps.ttest_ind(a, b, equal_var=False).pvalue, rel=1e-12
     )
     assert statistics.fmean(a) == pytest.approx(3.375)
+
+
+def test_trend_from_stats_added_up_over_disjoint_parts_is_the_trend_of_the_whole():
+    # The portfolio adds per-wave sums of disjoint groups of people (accounts) together.
+    records, _ = random_portfolio(seed=11, accounts=6, people=15, waves=3)
+    whole = frame(records)
+    parts = []
+    for account in sorted({r["account_id"] for r in records}):
+        part = whole[whole["account_id"].eq(account).to_numpy(dtype=bool)]
+        numeric = numeric_answers(part).assign(wave=lambda f: wave_key(f).astype("string"))
+        stats = group_stats(numeric, ["side", "wave"]).merge(
+            person_stats(numeric, ["side", "wave"]), on=["side", "wave"]
+        )
+        parts.append(stats)
+    summed = (
+        pd.concat(parts)
+        .groupby(["side", "wave"], as_index=False)
+        .agg(
+            {
+                **dict.fromkeys(["n", "respondents", "total", "total_sq", "nps_n"], "sum"),
+                **dict.fromkeys(["promoters", "detractors", *PERSON_COLUMNS], "sum"),
+                "k": "max",
+            }
+        )
+    )
+    expected = trend(whole, "side")
+    waves = expected[["wave", "wave_id", "wave_at"]].drop_duplicates()
+    table = trend_from_stats(summed.merge(waves, on="wave"), "side")
+
+    assert expected["p_value"].notna().sum() > 2
+    pd.testing.assert_frame_equal(table, expected, check_exact=False, rtol=1e-9, atol=1e-9)
+
+
+def test_equal_person_means_have_no_spurious_spread():
+    # Three people, each (75 + 75 + 50) / 3 in both waves: from sums their spread comes out a
+    # few ulps off zero (3 m^2 - (3 m)^2 / 3 = 1.8e-12); it must stay zero, as a two-pass std
+    # has it, so the test is 0 / 0 (no p-value) rather than p = 1.
+    records = []
+    for number in (1, 2):
+        for person in (1, 2, 3):
+            records += [
+                answer(person, value, wave_id=number, wave_at=f"2025-0{number}-01", question_key=q)
+                for q, value in (("a", 4), ("b", 4), ("c", 3))
+            ]
+    table = trend(frame(records), None)
+    assert table.iloc[1]["change"] == 0
+    assert math.isnan(table.iloc[1]["p_value"])
