@@ -95,6 +95,7 @@ def register_blueprints(app: Flask) -> None:
     from relhealth.cohorts import views as cohorts_views
     from relhealth.extensions import api, csrf
     from relhealth.messaging import views as messaging_views
+    from relhealth.reports import api as reports_api
     from relhealth.surveys import api as surveys_api
     from relhealth.surveys import views as surveys_views
     from relhealth.web import views as web_views
@@ -107,6 +108,8 @@ def register_blueprints(app: Flask) -> None:
         *cohorts_api.blueprints,
         alerts_api.blp,
         *analytics_api.blueprints,
+        reports_api.blp,
+        reports_api.subscriptions_blp,
     ):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)

@@ -2,6 +2,7 @@
 
 import contextvars
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -17,6 +18,7 @@ from relhealth.core.errors import DomainError
 from relhealth.core.time import today_utc
 from relhealth.extensions import db
 from relhealth.messaging.cli import send_mail
+from relhealth.reports.cli import report_cli, write_demo_reports
 from relhealth.surveys import importer as responses_importer
 from relhealth.surveys.service import rescore_text_answers
 
@@ -177,6 +179,8 @@ def _seed_demo(seed: int, accounts: int, if_empty: bool) -> None:
             f"Sign in as admin@relhealth.demo (or manager@, exec@, partners@, viewer@)"
             f" with the password {DEMO_PASSWORD}"
         )
+        for path in write_demo_reports(db.session, Path("reports")):
+            click.echo(f"Wrote the example report {path}")
 
 
 @click.group("import", help="Import accounts, people, relationships or responses from a CSV file.")
@@ -332,3 +336,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(review_command)
     app.cli.add_command(worker_command)
     app.cli.add_command(alerts_cli)
+    app.cli.add_command(report_cli)

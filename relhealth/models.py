@@ -19,4 +19,5 @@ from relhealth.cohorts.models import (  # noqa: F401
     Wave,
 )
 from relhealth.messaging.models import OutboxMessage  # noqa: F401
+from relhealth.reports.models import Report, ReportDelivery, ReportSubscription  # noqa: F401
 from relhealth.surveys.models import Answer, Question, Response, Survey, SurveyVersion  # noqa: F401

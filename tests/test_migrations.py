@@ -170,6 +170,24 @@ def test_the_alerts_revision_downgrades_and_upgrades_on_its_own(fresh, tmp_path)
     assert DRIFT not in result.stdout + result.stderr
 
 
+def test_the_reports_revision_downgrades_and_upgrades_on_its_own(fresh, tmp_path):
+    """The reports revision comes off (with the outbox's attachments) and goes back."""
+    [reports] = [
+        r
+        for r in script().walk_revisions()
+        if r.path.endswith("_archive_subscriptions_deliveries.py")
+    ]
+    assert succeeded(relhealth_db(fresh, tmp_path, "upgrade"))
+    assert succeeded(relhealth_db(fresh, tmp_path, "downgrade", reports.down_revision))
+    assert not {"reports", "report_subscriptions", "report_deliveries"} & tables(fresh)
+    assert "outbox_messages" in tables(fresh)
+    assert succeeded(relhealth_db(fresh, tmp_path, "upgrade"))
+    assert {"reports", "report_subscriptions", "report_deliveries"} <= tables(fresh)
+    result = relhealth_db(fresh, tmp_path, "check")
+    assert succeeded(result)
+    assert DRIFT not in result.stdout + result.stderr
+
+
 # -- constraints hold in the database itself, not only in Python ----------------------------
 
 
@@ -336,7 +354,32 @@ REJECTED = [
         foreign_key("fk_people_account_id_accounts"),
         id="deleting-an-account-that-has-people",
     ),
+    pytest.param(
+        lambda r: insert("reports", report_row(status="done")),
+        "ck_reports_done_is_archived",
+        id="report-done-without-its-pdf",
+    ),
+    pytest.param(
+        lambda r: insert("reports", report_row(kind="account")),
+        "ck_reports_account_given",
+        id="account-report-without-an-account",
+    ),
+    pytest.param(
+        lambda r: insert("reports", report_row(status="lost")),
+        "ck_reports_status",
+        id="unknown-report-status",
+    ),
 ]
+
+
+def report_row(**changes) -> dict:
+    return {
+        "kind": "portfolio",
+        "parameters": "{}",
+        "status": "queued",
+        "created_at": "2026-11-27 00:00:00+00:00",
+        **changes,
+    }
 
 
 @pytest.mark.parametrize(("statement", "constraint"), REJECTED)

@@ -13,7 +13,9 @@ idempotent and safe to run in several processes at once:
 - a later tick finishes what an earlier one left undone: a wave without invitations is filled,
   invited people without their e-mail get it, accounts without their snapshot get one;
 - reminders lock the invitations they rotate (``FOR UPDATE SKIP LOCKED``), closing locks the
-  waves it closes.
+  waves it closes;
+- report subscriptions that are due are rendered and e-mailed, one transaction each, keyed by
+  (subscription, occurrence) (``relhealth.reports.subscriptions``).
 
 Personal tokens are stored only as digests, so a reminder carries a new token: the old link
 stops working (docs/decisions.md).
@@ -62,6 +64,7 @@ from relhealth.core.time import today_utc
 from relhealth.core.tokens import new_token
 from relhealth.db import utcnow
 from relhealth.messaging.models import OutboxMessage
+from relhealth.reports.subscriptions import deliver_due_reports
 from relhealth.surveys.models import Survey
 from relhealth.surveys.service import freeze_version
 
@@ -89,6 +92,7 @@ class TickReport:
     expired: int = 0
     snapshots: int = 0
     alerts: int = 0
+    reports_delivered: int = 0
     repaired: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -104,6 +108,7 @@ class TickReport:
             f"Waves closed: {self.closed:,} ({self.expired:,} unanswered invitations expired)",
             f"Stakeholder-graph snapshots: {self.snapshots:,}",
             f"Alerts opened: {self.alerts:,}",
+            f"Reports e-mailed: {self.reports_delivered:,}",
         ]
         lines += [f"Completed: {what}" for what in self.repaired]
         lines += [f"Problem: {what}" for what in self.problems]
@@ -121,6 +126,7 @@ class TickReport:
             "expired": self.expired,
             "snapshots": self.snapshots,
             "alerts": self.alerts,
+            "reports_delivered": self.reports_delivered,
             "repaired": list(self.repaired),
             "problems": list(self.problems),
         }
@@ -145,6 +151,7 @@ def tick(sessions: Sessions, now: dt.datetime | None = None) -> TickReport:
         close_waves(session, now, report)
         open_due_waves(session, now, report)
         send_reminders(session, now, report)
+        deliver_due_reports(session, now, report)
     except BaseException:
         session.rollback()
         raise

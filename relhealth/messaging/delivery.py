@@ -7,6 +7,7 @@ run commits what was done so far, so only a crash can send a message twice (docs
 
 import contextlib
 import datetime as dt
+import hashlib
 import logging
 import queue
 import time
@@ -15,15 +16,16 @@ from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoo
 from dataclasses import dataclass
 from email.utils import format_datetime, parseaddr
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
-from flask import current_app
+from flask import current_app, has_app_context
 from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.orm import Session, scoped_session
 
 from relhealth.accounts.models import Person
 from relhealth.db import utcnow
-from relhealth.messaging.mime import OutgoingEmail, compose
+from relhealth.messaging.mime import Attachment, OutgoingEmail, compose
 from relhealth.messaging.models import MessageStatus, OutboxMessage
 from relhealth.messaging.service import WITHDRAWN
 from relhealth.messaging.transports import (
@@ -93,10 +95,14 @@ def _domain(mail_from: str) -> str:
     return parseaddr(mail_from)[1].rpartition("@")[2] or "localhost"
 
 
-def build_email(message: OutboxMessage | Row, mail_from: str) -> OutgoingEmail:
-    """The RFC 5322 message for an outbox message (model or row): text, HTML, extra headers.
+def build_email(
+    message: OutboxMessage | Row, mail_from: str, attachment_root: Path | None = None
+) -> OutgoingEmail:
+    """The RFC 5322 message for an outbox message (model or row): text, HTML, extra headers,
+    and the files it attaches, read from ``attachment_root`` (the instance folder).
 
-    Raises ValueError for a message that can never be built (a line break in a header).
+    Raises ValueError for a message that can never be built (a line break in a header, an
+    attached file that is gone or no longer matches its hash).
     """
     headers = {
         "From": mail_from,
@@ -111,8 +117,29 @@ def build_email(message: OutboxMessage | Row, mail_from: str) -> OutgoingEmail:
             raise ValueError(f"header {name} is set from the body, not by the caller")
         headers.pop(names.get(name.lower(), name), None)
         headers[name] = value
-    data = compose(headers, message.body_text, message.body_html, headers["Message-ID"])
+    files = load_attachments(message.attachments or [], attachment_root)
+    data = compose(headers, message.body_text, message.body_html, headers["Message-ID"], files)
     return OutgoingEmail(subject=message.subject, message_id=headers["Message-ID"], data=data)
+
+
+def load_attachments(references: list[dict], root: Path | None) -> list[Attachment]:
+    """The files an outbox message refers to (``path`` inside ``root``), checked against their
+    SHA-256: the outbox keeps references, not megabytes (docs/decisions.md)."""
+    files = []
+    for reference in references:
+        if root is None:
+            raise ValueError("this message has attachments but no folder to read them from")
+        path = (root / reference["path"]).resolve()
+        if not path.is_relative_to(root.resolve()):
+            raise ValueError(f"attachment {reference['path']!r} is outside the instance folder")
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise ValueError(f"attachment {reference['path']} cannot be read: {error}") from None
+        if hashlib.sha256(data).hexdigest() != reference["sha256"]:
+            raise ValueError(f"attachment {reference['path']} does not match its SHA-256")
+        files.append(Attachment(reference["filename"], reference["content_type"], data))
+    return files
 
 
 Sessions = Session | scoped_session | Callable[[], Session]
@@ -153,6 +180,7 @@ def deliver_due(
         max_attempts = max_attempts or config["SMTP_MAX_ATTEMPTS"]
         mail_from = mail_from or config["MAIL_FROM"]
     clock = (lambda: now) if now is not None else utcnow
+    attachment_root = Path(current_app.instance_path) if has_app_context() else None
     sender = parseaddr(mail_from)[1]  # the envelope sender
     session, owned = _open(sessions)
     postgresql = session.get_bind().dialect.name == "postgresql"
@@ -167,7 +195,7 @@ def deliver_due(
         unsubscribed = _unsubscribed(session, claimed)
         session.commit()
         deadline = time.monotonic() + CLAIM_LEASE.total_seconds() / 2
-        lanes = _Lanes(transport, mail_from, sender, max_attempts, clock)
+        lanes = _Lanes(transport, mail_from, sender, max_attempts, clock, attachment_root)
         with lanes:
             for message in claimed:
                 for message_id, changes, done in lanes.make_room():
@@ -273,11 +301,13 @@ class _Lanes:
         sender: str,
         max_attempts: int,
         clock: Callable[[], dt.datetime],
+        attachment_root: Path | None = None,
     ) -> None:
         lanes = getattr(transport, "lanes", None)
         self.lanes: list[Transport] = lanes() if lanes else [transport]
         self.free: queue.SimpleQueue[Transport] = queue.SimpleQueue()
         self.send_options = (mail_from, sender, max_attempts)
+        self.attachment_root = attachment_root
         self.clock = clock
         self.window = 1
         self.in_flight: dict[Future, int] = {}
@@ -304,7 +334,10 @@ class _Lanes:
     def _send(self, message: Row) -> tuple[dict[str, Any], DeliveryReport]:
         lane, done = self.free.get(), DeliveryReport()
         try:
-            return _deliver(message, lane, *self.send_options, self.clock(), done), done
+            changes = _deliver(
+                message, lane, *self.send_options, self.clock(), done, self.attachment_root
+            )
+            return changes, done
         finally:
             self.free.put(lane)
 
@@ -425,11 +458,12 @@ def _deliver(
     max_attempts: int,
     now: dt.datetime,
     report: DeliveryReport,
+    attachment_root: Path | None = None,
 ) -> dict[str, Any]:
     """Send one claimed message; return the changes that record the outcome."""
     attempts = message.attempts + 1
     try:
-        email = build_email(message, mail_from)
+        email = build_email(message, mail_from, attachment_root)
         transport.send(email, sender, [message.to_address], str(message.id))
     except (MessageRejected, ValueError) as error:
         return _give_up(message.id, attempts, str(error), report)

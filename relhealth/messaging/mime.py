@@ -2,17 +2,20 @@
 
 Python's ``email`` package parses every header it is given into a tree and folds it back,
 which cost the sender more than everything else per message together (``bench/RESULTS.md``).
-Outbox messages only ever need one shape, so it is written here, following RFC 5322, 2045-2047
-and 2369: header lines folded at spaces within 78 characters; non-ASCII text in headers as
-RFC 2047 encoded words (display names too, never the address itself); bodies in UTF-8, 7bit
-when they are plain ASCII, else quoted-printable or base64, whichever is shorter, so the whole
-message is ASCII and any server takes it; CRLF line ends throughout, as SMTP sends them.
+Outbox messages only ever need one shape (a text body, maybe its HTML alternative, maybe files
+attached in a multipart/mixed around them), so it is written here, following RFC 5322,
+2045-2047, 2183 and 2369: header lines folded at spaces within 78 characters; non-ASCII text in
+headers as RFC 2047 encoded words (display names too, never the address itself); bodies in
+UTF-8, 7bit when they are plain ASCII, else quoted-printable or base64, whichever is shorter, so
+the whole message is ASCII and any server takes it; CRLF line ends throughout, as SMTP sends
+them.
 """
 
 import base64
 import binascii
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.quoprimime import header_encode
 from email.utils import formataddr, getaddresses
@@ -32,6 +35,19 @@ _ADDRESS_HEADERS = frozenset({"from", "to", "cc", "reply-to", "sender"})
 _Q_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!*+-/ ")
 
 
+# Attachment file names are written as they are, quoted: a safe subset keeps them so.
+_FILENAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]{0,150}")
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file attached to a message: its name as the reader sees it, its type and bytes."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
 @dataclass(frozen=True, slots=True)
 class OutgoingEmail:
     """A message ready to go: its bytes as SMTP sends them and the headers that name it."""
@@ -42,31 +58,68 @@ class OutgoingEmail:
 
 
 def compose(
-    headers: dict[str, str], text: str, html: str | None = None, message_id: str = ""
+    headers: dict[str, str],
+    text: str,
+    html: str | None = None,
+    message_id: str = "",
+    attachments: Sequence[Attachment] = (),
 ) -> bytes:
-    """The message's bytes: ``headers`` in order, then the text body and its HTML alternative.
+    """The message's bytes: ``headers`` in order, then the text body and its HTML alternative,
+    and the ``attachments`` after them (multipart/mixed, each part base64).
 
     The MIME headers are written here, from the bodies. Raises ValueError for what cannot be
-    sent: a line break or a control character in a header, a non-ASCII address.
+    sent: a line break or a control character in a header, a non-ASCII address, an attachment
+    name outside letters, digits, dots, dashes, underscores and spaces.
     """
     head = [_header(name, value) for name, value in headers.items()]
     head.append(b"MIME-Version: 1.0")
+    body = _body(text, html, message_id)
+    if not attachments:
+        return CRLF.join(head) + CRLF + body
+    files = [_attachment(attachment) for attachment in attachments]
+    # Base64 never holds "-" or "_": only the text parts can clash with a boundary.
+    boundary = _boundary(body, b"", message_id + ":mixed")
+    return CRLF.join(head) + CRLF + _multipart("mixed", boundary, [body, *files])
+
+
+def _body(text: str, html: str | None, message_id: str) -> bytes:
+    """The text part, or multipart/alternative of text and HTML: headers, blank line, body."""
     text_part = _part("plain", text)
     if html is None:
-        return CRLF.join(head) + CRLF + text_part
+        return text_part
     html_part = _part("html", html)
-    boundary = _boundary(text_part, html_part, message_id)
-    head.append(b'Content-Type: multipart/alternative; boundary="' + boundary + b'"')
+    return _multipart(
+        "alternative", _boundary(text_part, html_part, message_id), [text_part, html_part]
+    )
+
+
+def _multipart(subtype: str, boundary: bytes, parts: list[bytes]) -> bytes:
+    """A multipart entity: its Content-Type header, a blank line, the delimited parts."""
     delimiter = b"--" + boundary
     # Each part ends in CRLF; the CRLF before a delimiter belongs to the delimiter (RFC 2046).
     return b"".join(
         [
-            CRLF.join(head) + CRLF + CRLF,
-            delimiter + CRLF + text_part + CRLF,
-            delimiter + CRLF + html_part + CRLF,
+            b"Content-Type: multipart/" + subtype.encode() + b'; boundary="' + boundary + b'"',
+            CRLF + CRLF,
+            *(delimiter + CRLF + part + CRLF for part in parts),
             delimiter + b"--" + CRLF,
         ]
     )
+
+
+def _attachment(attachment: Attachment) -> bytes:
+    """An attached file's part: base64 in lines of 76, named in both headers that may name it."""
+    name = attachment.filename
+    if not _FILENAME.fullmatch(name):
+        raise ValueError(f"attachment name {name!r} is not one we write as it is")
+    if not _FIELD_NAME.fullmatch(attachment.content_type) or "/" not in attachment.content_type:
+        raise ValueError(f"{attachment.content_type!r} is not a content type")
+    encoded = base64.encodebytes(attachment.data).replace(b"\n", CRLF)
+    return (
+        f'Content-Type: {attachment.content_type}; name="{name}"\r\n'
+        f'Content-Disposition: attachment; filename="{name}"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\n"
+    ).encode() + encoded
 
 
 def _part(subtype: str, body: str) -> bytes:

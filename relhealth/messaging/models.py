@@ -32,6 +32,11 @@ class OutboxMessage(db.Model):
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
     headers: Mapped[dict] = mapped_column(JSONDocument, default=dict)
+    attachments: Mapped[list | None] = mapped_column(
+        JSONDocument,
+        comment="files to attach, by reference: [{path, filename, content_type, sha256}],"
+        " path inside the instance folder",
+    )
     status: Mapped[MessageStatus] = mapped_column(
         str_enum(MessageStatus, "status"), default=MessageStatus.QUEUED
     )

@@ -32,11 +32,14 @@ def queue_message(
     text: str,
     html: str | None = None,
     headers: dict[str, str] | None = None,
+    attachments: list[dict[str, str]] | None = None,
 ) -> OutboxMessage | None:
     """Put a message in the outbox, in the caller's transaction; flushes, never commits.
 
     ``dedupe_key`` names the cause (``invitation:42``): a second message for the same cause is
     not queued (None is returned), so retrying whatever caused it never sends twice.
+    ``attachments`` refer to files in the instance folder (``path``, ``filename``,
+    ``content_type``, ``sha256``); they are read when the message is sent.
     """
     if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)):
         return None
@@ -48,6 +51,7 @@ def queue_message(
         body_text=text,
         body_html=html,
         headers=headers or {},
+        attachments=attachments or None,
     )
     session.add(message)
     session.flush()

@@ -5,7 +5,7 @@ from email.policy import default
 
 import pytest
 
-from relhealth.messaging.mime import compose, encode_body, encoded_words
+from relhealth.messaging.mime import Attachment, compose, encode_body, encoded_words
 
 HEADERS = {
     "From": "relhealth <relhealth@relhealth.test>",
@@ -127,3 +127,54 @@ def test_the_boundary_never_occurs_in_a_part():
     tricky = compose(HEADERS, "Hello\n", f"<p>Hello</p>\n--{boundary}", "<id@x>")
     assert f"--{boundary}".encode() not in tricky.split(b"\r\n\r\n", 1)[0]
     assert read(tricky).get_body(("html",)).get_content().endswith(f"--{boundary}\r\n")
+
+
+PDF_BYTES = b"%PDF-1.7\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
+
+
+def test_attachments_wrap_the_bodies_in_a_multipart_mixed_that_reads_back():
+    report = Attachment("account-report-acme-2026-11-27.pdf", "application/pdf", PDF_BYTES)
+    data = compose(HEADERS, "Hello Ada,\n", "<p>Hello Ada</p>\n", "<id@x>", [report])
+
+    email = read(data)
+
+    assert email.get_content_type() == "multipart/mixed"
+    assert email.get_body(("plain",)).get_content() == "Hello Ada,\r\n"
+    assert email.get_body(("html",)).get_content() == "<p>Hello Ada</p>\r\n"
+    [attached] = list(email.iter_attachments())
+    assert attached.get_content_type() == "application/pdf"
+    assert attached.get_filename() == "account-report-acme-2026-11-27.pdf"
+    assert attached["Content-Transfer-Encoding"] == "base64"
+    assert attached.get_content() == PDF_BYTES
+    assert not email.defects
+    assert all(not part.defects for part in email.walk())
+    assert max(map(len, lines(data))) <= 78
+    assert data.isascii()
+
+
+def test_an_attachment_beside_a_text_only_body_and_several_attachments_keep_their_order():
+    files = [
+        Attachment("one.pdf", "application/pdf", PDF_BYTES),
+        Attachment("two.pdf", "application/pdf", b"%PDF-1.4 small"),
+    ]
+    email = read(compose(HEADERS, "Hello\n", None, "<id@x>", files))
+
+    assert email.get_content_type() == "multipart/mixed"
+    assert email.get_body(("plain",)).get_content() == "Hello\r\n"
+    attached = list(email.iter_attachments())
+    assert [a.get_filename() for a in attached] == ["one.pdf", "two.pdf"]
+    assert [a.get_content() for a in attached] == [PDF_BYTES, b"%PDF-1.4 small"]
+
+
+@pytest.mark.parametrize(
+    "attachment",
+    [
+        Attachment('report"; x=".pdf', "application/pdf", b""),
+        Attachment("../../etc/passwd", "application/pdf", b""),
+        Attachment("rapport-\u00e9t\u00e9.pdf", "application/pdf", b""),
+        Attachment("report.pdf", "application/pdf\r\nBcc: x@y", b""),
+    ],
+)
+def test_attachment_names_and_types_that_would_need_quoting_are_refused(attachment):
+    with pytest.raises(ValueError, match=r"attachment name|content type"):
+        compose(HEADERS, "Hello\n", None, "<id@x>", [attachment])
