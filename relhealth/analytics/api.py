@@ -5,16 +5,15 @@ per file, suppressed cells blank, a ``status`` column on every row.
 """
 
 import io
-import math
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from flask import Response, request
 from flask.views import MethodView
 
 from relhealth.analytics import schemas, service
+from relhealth.analytics.summaries import plain, records
 from relhealth.auth.api import api_blueprint, api_user
 from relhealth.auth.permissions import account_access
 from relhealth.extensions import db
@@ -44,28 +43,6 @@ def wants_csv(args: Mapping[str, Any]) -> bool:
     if "format" in request.args:
         return False
     return request.accept_mimetypes.best_match(["application/json", CSV]) == CSV
-
-
-def plain(value: Any) -> Any:
-    """A JSON-safe Python value: NaN, NA and NaT become None, numpy scalars Python ones."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
-    return value
-
-
-def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """The rows of ``frame`` as dicts of plain values (see ``plain``)."""
-    columns = list(frame.columns)
-    return [
-        {column: plain(value) for column, value in zip(columns, row, strict=True)}
-        for row in frame.itertuples(index=False, name=None)
-    ]
 
 
 def csv_response(frame: pd.DataFrame, filename: str) -> Response:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from relhealth.accounts.models import Account, AccountKind, Tier
 from relhealth.accounts.seniority import ladder
-from relhealth.analytics import api, metrics, schemas, service, text
+from relhealth.analytics import api, metrics, schemas, service, summaries, text
 from relhealth.auth.models import User
 from relhealth.auth.permissions import account_access, readable_accounts
 from relhealth.extensions import db
@@ -53,55 +53,6 @@ def _export(frame: pd.DataFrame, schema, filename: str):
     """A table as the API's CSV export of it: the schema's columns, in its order."""
     wanted = [name for name in schema().fields if name in frame.columns]
     return api.csv_response(frame[wanted], filename)
-
-
-def _value(value: Any) -> float | None:
-    value = api.plain(value)
-    return None if value is None else value
-
-
-def _figure(row: dict | None, value: str, n: str = "respondents") -> dict:
-    """One headline figure: its value, n, status, and the change since the previous wave."""
-    figure = {"value": None, "n": None, "status": "empty", "wave_at": None}
-    figure.update(change=None, since=None)
-    if row is not None:
-        figure.update(
-            value=_value(row.get(value)),
-            n=_value(row.get(n)),
-            status=row.get("status") or "ok",
-            wave_at=_value(row.get("wave_at")),
-        )
-    return figure
-
-
-def _with_change(latest: dict, previous: dict | None) -> dict:
-    if previous and latest.get("value") is not None and previous.get("value") is not None:
-        latest["change"] = latest["value"] - previous["value"]
-        latest["since"] = previous.get("wave_at")
-    return latest
-
-
-def headline(health: pd.DataFrame, overall: pd.DataFrame) -> dict:
-    """The health index and NPS of the latest wave, each with n, status and change."""
-    health_rows = api.records(health)
-    trend_rows = api.records(overall.sort_values("wave_at")) if not overall.empty else []
-    result = {}
-    result["health"] = _with_change(
-        _figure(health_rows[-1] if health_rows else None, "health"),
-        _figure(health_rows[-2], "health") if len(health_rows) > 1 else None,
-    )
-    nps_rows = [r for r in trend_rows if r.get("nps_n") or r.get("status") != "ok"]
-    result["nps"] = _with_change(
-        _figure(nps_rows[-1] if nps_rows else None, "nps", "nps_n"),
-        _figure(nps_rows[-2], "nps", "nps_n") if len(nps_rows) > 1 else None,
-    )
-    latest = trend_rows[-1] if trend_rows else None
-    result["score"] = latest and {
-        "change": latest.get("change"),
-        "p_value": latest.get("p_value"),
-        "significant": latest.get("significant"),
-    }
-    return result
 
 
 def _taxonomy():
@@ -145,7 +96,7 @@ def account_trends(account_id: int):
         if by is None
         else service.account_trends(db.session, account, breakdown, settings, program_id=program_id)
     )
-    context["headline"] = headline(metrics.health_per_wave(answers, settings), overall)
+    context["headline"] = summaries.headline(metrics.health_per_wave(answers, settings), overall)
     context["trend_svg"] = _svg(
         charts.trend_chart(
             series,
@@ -165,12 +116,12 @@ def account_trends(account_id: int):
                 title=f"{account.name}: scores by seniority and wave",
             )
         )
-    context["trend_rows"] = api.records(series.sort_values("wave_at", ascending=False))
+    context["trend_rows"] = summaries.records(series.sort_values("wave_at", ascending=False))
 
     gaps = service.account_gaps(db.session, account, settings)
     context["gaps"] = gaps
-    context["gap_rows"] = api.records(gaps["gaps"])
-    context["top_rows"] = api.records(gaps["top_vs_line"])
+    context["gap_rows"] = summaries.records(gaps["gaps"])
+    context["top_rows"] = summaries.records(gaps["top_vs_line"])
     if gaps["gaps"]["status"].eq("ok").any():
         context["gap_svg"] = _svg(
             charts.gap_chart(
@@ -185,45 +136,19 @@ def account_trends(account_id: int):
     change = panel["change"]
     if not change.empty:
         change = change.sort_values("wave_at_after", ascending=False, kind="stable")
-    context["panel_rows"] = api.records(change)
-    context["migration"] = _migration(panel["migration"], panel["change"])
+    context["panel_rows"] = summaries.records(change)
+    context["migration"] = summaries.latest_migration(panel["migration"], panel["change"])
     drop_outs = panel["drop_outs"]
     if not drop_outs.empty:
         drop_outs = drop_outs.sort_values("wave_at", ascending=False, kind="stable")
-    context["drop_outs"] = api.records(drop_outs)
+    context["drop_outs"] = summaries.records(drop_outs)
 
     taxonomy = _taxonomy()
-    context["themes"] = api.records(text.themes(answers, taxonomy))
-    context["phrases"] = _phrases(text.telling_phrases(answers, taxonomy, limit=2))
+    context["themes"] = summaries.records(text.themes(answers, taxonomy))
+    context["phrases"] = summaries.telling_phrase_rows(
+        text.telling_phrases(answers, taxonomy, limit=2)
+    )
     return render_template("analytics/trends.html", **context)
-
-
-def _phrases(phrases: pd.DataFrame, limit: int = 8) -> list[dict]:
-    """Each telling phrase once, with every theme it was picked for, strongest first."""
-    merged: dict[str, dict] = {}
-    for row in api.records(phrases):
-        entry = merged.setdefault(row["phrase"], {**row, "themes": []})
-        entry["themes"].append(row["theme"])
-    ranked = sorted(merged.values(), key=lambda r: -abs(r.get("sentiment") or 0))
-    return ranked[:limit]
-
-
-def _migration(migration: pd.DataFrame, change: pd.DataFrame) -> dict | None:
-    """The NPS migration of the latest wave pair as a before x after grid of people."""
-    if migration.empty:
-        return None
-    pair = ["program_id", "wave_before", "wave_after"]
-    last = migration.iloc[-1]
-    if not change.empty and "wave_at_after" in change:
-        last = change.sort_values("wave_at_after", kind="stable").iloc[-1]
-    same = migration[pair].astype("string").eq(last[pair].astype("string")).all(axis=1)
-    latest = migration[same.to_numpy(dtype=bool)]
-    if latest.empty:
-        latest = migration.tail(len(metrics.NPS_CATEGORIES) ** 2)
-    return {
-        "categories": metrics.NPS_CATEGORIES,
-        "cells": {(r["before"], r["after"]): r for r in api.records(latest)},
-    }
 
 
 @bp.route("/accounts/<id:account_id>/trends.csv")
@@ -301,7 +226,7 @@ def portfolio():
             on="account_id",
             how="left",
         )
-    rows = api.records(summary)
+    rows = summaries.records(summary)
     movers = []
     if "health_change" in summary:
         changed = [r for r in rows if r.get("health_change") is not None]

@@ -9,7 +9,6 @@ once and handed to the same pure functions ``service.account_trends`` uses), the
 
 import base64
 import datetime as dt
-import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -23,10 +22,9 @@ from relhealth.accounts import service as accounts_service
 from relhealth.accounts.map import render_map
 from relhealth.accounts.models import Account, AccountKind, Person
 from relhealth.accounts.seniority import ladder
-from relhealth.analytics import api, metrics, service, text, trends
+from relhealth.analytics import metrics, service, summaries, text, trends
 from relhealth.analytics.metrics import AnalyticsSettings
 from relhealth.analytics.people import map_scores
-from relhealth.analytics.views import _migration, _phrases, headline
 from relhealth.auth.models import User
 from relhealth.reports import charts
 
@@ -63,13 +61,6 @@ def _svg(svg: str) -> Markup:
 
 def dimension_label(key: object) -> str:
     return charts.label_of(key)
-
-
-def _number(value: Any) -> float | None:
-    value = api.plain(value)
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return value
 
 
 def dimension_trends(by_dimension: pd.DataFrame, per_chart: int = FACETS) -> list[dict]:
@@ -132,7 +123,7 @@ def biggest_changes(by_dimension: pd.DataFrame, limit: int = CHANGES) -> list[di
     latest_wave = theirs["wave_at"].max()
     rows = [
         r
-        for r in api.records(theirs[theirs["wave_at"].eq(latest_wave).to_numpy(dtype=bool)])
+        for r in summaries.records(theirs[theirs["wave_at"].eq(latest_wave).to_numpy(dtype=bool)])
         if r.get("status") == "ok" and r.get("change") is not None
     ]
     rows.sort(key=lambda r: (not r.get("significant"), -abs(r["change"])))
@@ -140,7 +131,9 @@ def biggest_changes(by_dimension: pd.DataFrame, limit: int = CHANGES) -> list[di
 
 
 def widest_gaps(gaps: pd.DataFrame, limit: int = CHANGES) -> list[dict]:
-    rows = [r for r in api.records(gaps) if r.get("status") == "ok" and r.get("gap") is not None]
+    rows = [
+        r for r in summaries.records(gaps) if r.get("status") == "ok" and r.get("gap") is not None
+    ]
     rows.sort(key=lambda r: -abs(r["gap"]))
     return [_gap_row(r) for r in rows[:limit]]
 
@@ -201,14 +194,16 @@ def _names(session: Session, person_ids: set[int]) -> dict[int, dict]:
 def verbatims(session: Session, answers: pd.DataFrame, limit: int = VERBATIMS) -> list[dict]:
     """The most telling sentences (``text.telling_phrases``), each with who said it: a name and
     title in identified programs; nobody in confidential ones (the phrases carry no person)."""
-    phrases = _phrases(text.telling_phrases(answers, _taxonomy(), limit=2), limit=limit)
+    phrases = summaries.telling_phrase_rows(
+        text.telling_phrases(answers, _taxonomy(), limit=2), limit=limit
+    )
     if not phrases:
         return []
     said = answers[answers["text"].notna().to_numpy(dtype=bool)]
     identified = said[said["k"].le(1).to_numpy(dtype=bool)]
     sources = {
         (r["person_id"], r["wave_id"]): r
-        for r in api.records(identified[["person_id", "wave_id", "side", "seniority"]])
+        for r in summaries.records(identified[["person_id", "wave_id", "side", "seniority"]])
     }
     names = _names(session, {int(p["person_id"]) for p in phrases if p.get("person_id")})
     result = []
@@ -287,17 +282,17 @@ def account_content(
     panel = service.account_panel(session, account, settings)
     invitations = service.load_invitations(session, account_ids=[account.id])
 
-    content["headline"] = headline(metrics.health_per_wave(answers, settings), overall)
+    content["headline"] = summaries.headline(metrics.health_per_wave(answers, settings), overall)
     content["period"] = gaps["period"]
     content["first_wave_at"] = answers["wave_at"].min()
     content["last_wave_at"] = answers["wave_at"].max()
     content["response"] = response_rate(invitations, gaps["wave_ids"])
     content["changes"] = biggest_changes(by_dimension)
     content["widest_gaps"] = widest_gaps(gaps["gaps"])
-    content["gap_rows"] = [_gap_row(r) for r in api.records(gaps["gaps"])]
+    content["gap_rows"] = [_gap_row(r) for r in summaries.records(gaps["gaps"])]
     content["top_rows"] = [
         {**r, "side_label": SIDES.get(r["side"], r["side"])}
-        for r in api.records(gaps["top_vs_line"])
+        for r in summaries.records(gaps["top_vs_line"])
     ]
     content["trend_svgs"] = dimension_trends(by_dimension)
     content["gap_svg"] = _svg(
@@ -318,11 +313,13 @@ def account_content(
     )
     change = panel["change"]
     content["panel_rows"] = (
-        api.records(change.sort_values("wave_at_after", ascending=False, kind="stable").head(4))
+        summaries.records(
+            change.sort_values("wave_at_after", ascending=False, kind="stable").head(4)
+        )
         if not change.empty
         else []
     )
-    content["migration"] = _migration(panel["migration"], change)
+    content["migration"] = summaries.latest_migration(panel["migration"], change)
     drop_outs = panel["drop_outs"]
     latest_drop = (
         drop_outs[drop_outs["wave_at"].eq(drop_outs["wave_at"].max()).to_numpy(dtype=bool)]
@@ -330,7 +327,8 @@ def account_content(
         else drop_outs
     )
     content["drop_outs"] = [
-        {**r, "side_label": SIDES.get(r.get("side") or "", "")} for r in api.records(latest_drop)
+        {**r, "side_label": SIDES.get(r.get("side") or "", "")}
+        for r in summaries.records(latest_drop)
     ]
     content["drop_out_total"] = int(drop_outs["people"].sum()) if not drop_outs.empty else 0
     content["verbatims"] = verbatims(session, answers)
@@ -361,7 +359,7 @@ def partner_content(
     gaps = service.account_gaps(session, account, settings)
     by_dimension = trends.trend(answers, ["dimension", "side"], settings)
     content["period"] = gaps["period"]
-    content["rows"] = [_gap_row(r) for r in api.records(gaps["gaps"])]
+    content["rows"] = [_gap_row(r) for r in summaries.records(gaps["gaps"])]
     content["disagreements"] = [
         r for r in content["rows"] if r.get("status") == "ok" and r.get("gap_class") != "aligned"
     ]
@@ -399,7 +397,7 @@ def portfolio_content(
             on="account_id",
             how="left",
         )
-    rows = api.records(summary)
+    rows = summaries.records(summary)
     movers = [r for r in rows if r.get("health_change") is not None]
     movers.sort(key=lambda r: abs(r["health_change"]), reverse=True)
     by_risk = [r for r in rows if r.get("value_at_risk") is not None]
@@ -414,7 +412,7 @@ def portfolio_content(
         "movers": movers[:MOVERS],
         "by_risk": by_risk[:10],
         "total_at_risk": sum(r["value_at_risk"] for r in by_risk),
-        "total_value": sum(_number(r.get("annual_value")) or 0 for r in rows),
+        "total_value": sum(summaries.plain(r.get("annual_value")) or 0 for r in rows),
         "below_line": [r for r in scored if r["health"] < settings.high_line],
     }
     content["chart_svg"] = _svg(

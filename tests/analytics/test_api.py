@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from relhealth.analytics import metrics, panel, service, trends
-from relhealth.analytics.api import records
 from relhealth.analytics.schemas import (
     GapSchema,
     MigrationSchema,
@@ -18,6 +17,7 @@ from relhealth.analytics.schemas import (
     TopVsLineSchema,
     TrendPointSchema,
 )
+from relhealth.analytics.summaries import records
 from relhealth.auth.models import Role
 from relhealth.cohorts.models import Confidentiality, InvitationStatus
 from relhealth.extensions import db

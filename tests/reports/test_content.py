@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from relhealth.accounts.models import Account, AccountKind, Person
 from relhealth.analytics import metrics
 from relhealth.analytics import service as analytics
-from relhealth.analytics.views import headline
+from relhealth.analytics.summaries import headline
 from relhealth.auth.models import Role, User
 from relhealth.cohorts.models import Confidentiality, Program
 from relhealth.core.errors import InvalidInput
