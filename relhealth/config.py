@@ -103,6 +103,30 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "DIMENSION_WEIGHTS": (None, parse_dimension_weights),
     # JSON file of text-answer themes -> keywords (README: Text answers); empty: the default.
     "THEMES_FILE": ("", _parse_themes_file),
+    # Closing the loop (README: Closing the loop). First contact with a case is due within ...
+    "FOLLOWUP_FIRST_CONTACT_HOURS": (48.0, float),
+    # ... and its resolution within this many days of opening.
+    "FOLLOWUP_RESOLUTION_DAYS": (14.0, float),
+    # A response whose mean scaled score (0-100) is below this opens a case (NPS 0-6 always does).
+    "FOLLOWUP_LOW_SCORE": (40.0, float),
+    # A text answer with sentiment (-1..1) below this opens a case.
+    "FOLLOWUP_NEGATIVE_SENTIMENT": (-0.5, float),
+    # Root-cause tags cases may carry, comma-separated.
+    "FOLLOWUP_ROOT_CAUSES": (
+        (
+            "product_quality",
+            "support_responsiveness",
+            "pricing_value",
+            "communication",
+            "account_management",
+            "onboarding",
+            "delivery",
+            "billing",
+            "strategic_fit",
+            "staff_turnover",
+        ),
+        _parse_list,
+    ),
 }
 
 ENV_PREFIX = "RELHEALTH_"

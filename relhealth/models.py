@@ -18,6 +18,15 @@ from relhealth.cohorts.models import (  # noqa: F401
     Program,
     Wave,
 )
+from relhealth.followup.models import (  # noqa: F401
+    Case,
+    CaseActivity,
+    CaseTag,
+    Experiment,
+    ExperimentAssignment,
+    ExperimentEvent,
+    Praise,
+)
 from relhealth.messaging.models import OutboxMessage  # noqa: F401
 from relhealth.reports.models import Report, ReportDelivery, ReportSubscription  # noqa: F401
 from relhealth.surveys.models import Answer, Question, Response, Survey, SurveyVersion  # noqa: F401
