@@ -96,6 +96,7 @@ def register_blueprints(app: Flask) -> None:
     from relhealth.extensions import api, csrf
     from relhealth.messaging import views as messaging_views
     from relhealth.reports import api as reports_api
+    from relhealth.reports import views as report_views
     from relhealth.surveys import api as surveys_api
     from relhealth.surveys import views as surveys_views
     from relhealth.web import views as web_views
@@ -123,6 +124,7 @@ def register_blueprints(app: Flask) -> None:
         analytics_views.bp,
         cohorts_views.bp,
         messaging_views.bp,
+        report_views.bp,
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(surveys_views.bp)  # the respondent form; CSRF-protected
