@@ -1,23 +1,31 @@
-"""Charts of the analytics frames, drawn with matplotlib into standalone SVG strings.
+"""Charts of the analytics frames, drawn with matplotlib into standalone SVG strings, or for
+the PDF reports into PNG images of the same drawing.
 
 Pure: metric frames (``trends.trend``, ``metrics.internal_external_gap``, the portfolio summary)
-in, an SVG document out, so the web pages inline exactly what the PDF reports embed. Every
-chart shows its n; a point whose status is not ``"ok"`` (too few respondents, or suppressed in
-a confidential program) is a labelled gap, never a zero.
+in, an SVG document out (with ``dpi``: a ``data:image/png`` URL at that resolution), so the web
+pages inline the same chart the PDF reports print. Every chart shows its n; a point whose
+status is not ``"ok"`` (too few respondents, or suppressed in a confidential program) is a
+labelled gap, never a zero.
+
+The reports print bitmaps because WeasyPrint draws an SVG node by node, every label a text
+layout of its own, and embeds a PNG in a fraction of that time. The trend, gap and heatmap
+charts place their axes themselves, in inches, instead of using constrained layout, which
+measured every text of the figure over again.
 
 No pyplot: each chart is a ``matplotlib.figure.Figure`` of its own, so nothing is shared
 between requests. The few settings matplotlib only reads from its global ``rcParams`` (the SVG
 font type, the id salt) are applied around the drawing under a lock.
 
-Text stays text (``svg.fonttype = "none"``): the documents are a fraction of the size of
-glyph paths, the words can be selected and read by screen readers, and the layout is measured
-with DejaVu Sans, which the server has (fonts-dejavu-core, also what WeasyPrint uses for the
-PDFs). Browsers without DejaVu fall back to Verdana, whose metrics DejaVu was derived from,
-then to any sans-serif. matplotlib escapes all text for XML; ``_plain`` also stops user text
-(account names, dimension labels) from being read as mathtext. The output holds no script and
-no external reference: ids are prefixed per chart so several charts can share one page.
+In the SVG documents text stays text (``svg.fonttype = "none"``): they are a fraction of the
+size of glyph paths, the words can be selected and read by screen readers, and the layout is
+measured with DejaVu Sans, which the server has (fonts-dejavu-core, also what WeasyPrint uses
+for the PDFs). Browsers without DejaVu fall back to Verdana, whose metrics DejaVu was derived
+from, then to any sans-serif. matplotlib escapes all text for XML; ``_plain`` also stops user
+text (account names, dimension labels) from being read as mathtext. The output holds no script
+and no external reference: ids are prefixed per chart so several charts can share one page.
 """
 
+import base64
 import hashlib
 import io
 import math
@@ -25,16 +33,21 @@ import re
 import textwrap
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.textpath import text_to_path
 from matplotlib.transforms import blended_transform_factory
+from PIL import Image
 
 INK, INK_SOFT, LINE, GRID = "#1d2433", "#5b6475", "#c9ced8", "#eceef2"
 THEIRS, OURS = "#6b4fbb", "#127a5b"
@@ -88,6 +101,8 @@ _RC = {
     "legend.fontsize": 8.5,
     "axes.unicode_minus": True,
 }
+_MARGIN = 0.08  # inches: the blank edge of a chart with a fixed layout
+_NOTE_LINE = 0.125  # inches: a line of the 7 pt notes under a chart
 _LOCK = threading.Lock()
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _PROLOG = re.compile(r"\A.*?(?=<svg\b)", re.S)
@@ -153,6 +168,28 @@ def _status(row: Mapping) -> str:
     return OK if status is None or pd.isna(status) else str(status)
 
 
+def _text_width(text: str, size: float, weight: str = "normal") -> float:
+    """How wide ``text`` is drawn in the charts' font, in inches (for the fixed layouts), with
+    5% to spare: hinted glyphs at screen resolutions come out a little wider."""
+    font = FontProperties(family=FONT_FAMILY[0], size=size, weight=weight)
+    lines = str(text).split("\n")
+    points = max(text_to_path.get_text_width_height_descent(s, font, False)[0] for s in lines)
+    return 1.05 * points / 72
+
+
+def _notes(fig: Figure, notes: Sequence[str]) -> None:
+    """The notes under a chart with a fixed layout, in its bottom left corner."""
+    width, height = fig.get_size_inches()
+    fig.text(
+        _MARGIN / width,
+        _MARGIN / height,
+        "\n".join(notes),
+        fontsize=7,
+        color=INK_SOFT,
+        va="bottom",
+    )
+
+
 def gap_label(status: str, n: int | None) -> str:
     """What a chart writes where a point is missing."""
     if status == SUPPRESSED:
@@ -163,11 +200,30 @@ def gap_label(status: str, n: int | None) -> str:
 # Rendering -----------------------------------------------------------------------------------
 
 
-def _render(kind: str, title: str | None, size: tuple[float, float], build: Callable) -> str:
-    """Draw ``build(fig)`` on a fresh figure and return it as an inline-ready SVG document."""
-    buffer = io.StringIO()
+def _render(
+    kind: str,
+    title: str | None,
+    size: tuple[float, float],
+    build: Callable,
+    *,
+    dpi: int | None = None,
+    layout: str | None = "constrained",
+) -> str:
+    """Draw ``build(fig)`` on a fresh figure: an inline-ready SVG document, or with ``dpi`` a
+    ``data:image/png`` URL of the same drawing at that resolution.
+
+    ``layout=None`` is for charts that place their axes themselves, in inches (the trend, gap
+    and heatmap charts): constrained layout measures every text of the figure over again and
+    was about a third of the drawing time.
+    """
     with _LOCK, mpl.rc_context(_RC):
-        figure = Figure(figsize=size, layout="constrained", facecolor="#ffffff")
+        figure = Figure(figsize=size, dpi=dpi, layout=layout, facecolor="#ffffff")
+        if dpi is not None:
+            canvas = FigureCanvasAgg(figure)
+            build(figure)
+            canvas.draw()
+            return _png_url(canvas)
+        buffer = io.StringIO()
         FigureCanvasSVG(figure)
         build(figure)
         figure.savefig(
@@ -176,6 +232,20 @@ def _render(kind: str, title: str | None, size: tuple[float, float], build: Call
             metadata={"Creator": None, "Date": None, "Format": None, "Type": None},
         )
     return _tidy(buffer.getvalue(), kind, title)
+
+
+def _png_url(canvas: FigureCanvasAgg) -> str:
+    """The drawn canvas as an opaque PNG ``data:`` URL.
+
+    Opaque because WeasyPrint splits an alpha channel into a second image (a soft mask);
+    compressed lightly because WeasyPrint decodes and re-compresses it for the PDF anyway.
+    """
+    image = Image.frombuffer(
+        "RGBA", canvas.get_width_height(physical=True), canvas.buffer_rgba(), "raw", "RGBA", 0, 1
+    ).convert("RGB")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _tidy(svg: str, kind: str, title: str | None) -> str:
@@ -209,7 +279,9 @@ def _xml_attr(text: str) -> str:
     )
 
 
-def empty_chart(message: str, *, title: str | None = None, hint: str = "") -> str:
+def empty_chart(
+    message: str, *, title: str | None = None, hint: str = "", dpi: int | None = None
+) -> str:
     """A small chart that says why there is nothing to draw (for reports; pages say it in HTML).
 
     As for every chart, ``title`` is the drawing's accessible name; the visible heading is
@@ -222,7 +294,7 @@ def empty_chart(message: str, *, title: str | None = None, hint: str = "") -> st
         if hint:
             ax.text(0.5, 0.3, _plain(hint), ha="center", va="center", color=INK_SOFT)
 
-    return _render("empty", title or message, (WIDTH, 1.4), build)
+    return _render("empty", title or message, (WIDTH, 1.4), build, dpi=dpi)
 
 
 # Trends --------------------------------------------------------------------------------------
@@ -389,6 +461,72 @@ def _trend_panel(
     return handles, any_gap, any_significant
 
 
+@dataclass(frozen=True)
+class _TrendLayout:
+    """Where a trend chart's panels and n tables go, worked out in inches from what they hold
+    (no constrained layout): a legend on top, per row a title, the panel, its tick labels and
+    its n table, and the notes at the bottom. The n tables' row names hang left of their
+    panel, so the left margin and the gutter between columns are as wide as the widest."""
+
+    columns: int
+    rows: int
+    series_rows: int
+    compact_ticks: bool
+    titled: bool
+    legend: bool
+    table_label_width: float
+    tick_width: float
+
+    @property
+    def panel_h(self) -> float:
+        return 2.9 if self.columns == 1 else 2.1
+
+    @property
+    def table_h(self) -> float:
+        return 0.17 * (self.series_rows + 1.3)
+
+    @property
+    def title_h(self) -> float:
+        return 0.25 if self.titled else 0.08
+
+    @property
+    def ticks_h(self) -> float:
+        return 0.4 if self.compact_ticks else 0.24
+
+    @property
+    def row_h(self) -> float:
+        return self.title_h + self.panel_h + self.ticks_h + self.table_h + 0.12
+
+    @property
+    def top(self) -> float:
+        return 0.3 if self.legend else 0.0
+
+    def size(self, notes: int) -> tuple[float, float]:
+        bottom = _MARGIN + notes * _NOTE_LINE + 0.05
+        return WIDTH, self.top + self.rows * self.row_h + bottom
+
+    def place(self, fig: Figure, placed: list, notes: int) -> None:
+        """Size ``fig`` for ``notes`` lines of notes and move each (row, column, panel,
+        table) into place."""
+        width, height = self.size(notes)
+        fig.set_size_inches(width, height)
+        ticks = self.tick_width + 0.12  # tick labels, tick and pad
+        left = max(ticks + 0.2, self.table_label_width) + 0.12  # + y label on the first
+        gutter = max(ticks, self.table_label_width) + 0.3
+        panel_w = (width - left - _MARGIN - gutter * (self.columns - 1)) / self.columns
+        for row, column, ax, table in placed:
+            x = left + column * (panel_w + gutter)
+            top = self.top + row * self.row_h + self.title_h
+            panel_bottom = height - top - self.panel_h
+            table_bottom = panel_bottom - self.ticks_h - self.table_h
+            ax.set_position(
+                (x / width, panel_bottom / height, panel_w / width, self.panel_h / height)
+            )
+            table.set_position(
+                (x / width, table_bottom / height, panel_w / width, self.table_h / height)
+            )
+
+
 def trend_chart(
     trend: pd.DataFrame,
     *,
@@ -400,6 +538,7 @@ def trend_chart(
     series_order: Sequence | None = None,
     facet_order: Sequence | None = None,
     y_label: str | None = None,
+    dpi: int | None = None,
 ) -> str:
     """Lines over the waves of a ``trends.trend`` frame, one per ``series`` value, with the
     95% CI as a band; one small panel per ``facet`` value (e.g. a dimension) when given.
@@ -410,7 +549,7 @@ def trend_chart(
     marked with a cross and their n or "suppressed".
     """
     if trend.empty:
-        return empty_chart("No answers yet", title=title)
+        return empty_chart("No answers yet", title=title, dpi=dpi)
     frame = trend.reset_index(drop=True)
     panels = _ordered_keys(frame[facet], facet_order) if facet else [None]
     columns = 1 if len(panels) == 1 else 2
@@ -422,21 +561,29 @@ def trend_chart(
     floor, ceiling = (-100.0, 100.0) if value == "nps" else (0.0, 100.0)
     limits = _value_limits(frame, [value, "ci_low", "ci_high"], floor, ceiling)
     grid_rows = math.ceil(len(panels) / columns)
-    panel_h = 2.9 if columns == 1 else 2.1
-    table_h = 0.17 * (len(keys) + 1.3)
-    height = grid_rows * (panel_h + table_h + 0.45) + 0.75
     axis_label = y_label or ("NPS (\u2212100 to 100)" if value == "nps" else "Score (0\u2013100)")
+    names = [_plain(label_of(k, labels)) if series is not None else "All answers" for k in keys]
+    layout = _TrendLayout(
+        columns=columns,
+        rows=grid_rows,
+        series_rows=len(keys),
+        compact_ticks=columns > 1 or len(period_names) > 8,
+        titled=facet is not None,
+        legend=series is not None,
+        table_label_width=max(
+            [_text_width(name, 7.5, "bold") for name in names] + [_text_width("n (respondents)", 7)]
+        ),
+        tick_width=_text_width("\u2212100" if floor < 0 else "100", 9),
+    )
 
     def build(fig: Figure) -> None:
-        grid = fig.add_gridspec(
-            grid_rows * 2, columns, height_ratios=[panel_h, table_h] * grid_rows
-        )
         flags = []
         handles: list = []
+        placed = []
         for index, panel in enumerate(panels):
-            row, column = divmod(index, columns)
-            ax = fig.add_subplot(grid[row * 2, column])
-            table = fig.add_subplot(grid[row * 2 + 1, column])
+            ax, table = fig.add_axes((0, 0, 1, 1)), fig.add_axes((0, 0, 1, 1))
+            placed.append((*divmod(index, columns), ax, table))
+            column = index % columns
             rows = frame if facet is None else frame[frame[facet] == panel]
             handles, gap, significant = _trend_panel(
                 ax,
@@ -456,14 +603,11 @@ def trend_chart(
                 ax.set_title(_plain(label_of(panel, labels)), fontsize=9)
             if column == 0:
                 ax.set_ylabel(axis_label, fontsize=8)
-        for index in range(len(panels), grid_rows * columns):
-            row, column = divmod(index, columns)
-            fig.add_subplot(grid[row * 2, column]).set_axis_off()
-            fig.add_subplot(grid[row * 2 + 1, column]).set_axis_off()
         if series is not None:
             fig.legend(
                 handles=handles,
-                loc="outside upper left",
+                loc="upper left",
+                bbox_to_anchor=(0.0, 1.0),
                 ncols=min(len(handles), 5),
                 handlelength=1.8,
             )
@@ -474,9 +618,11 @@ def trend_chart(
             notes.append(GAP_NOTE)
         if value == "mean":
             notes.append("Shaded band: 95% confidence interval.")
-        fig.supxlabel("\n".join(notes), fontsize=7, color=INK_SOFT, x=0.01, ha="left")
+        layout.place(fig, placed, len(notes))
+        _notes(fig, notes)
 
-    return _render("trend", title, (WIDTH, height), build)
+    # Sized for three lines of notes until ``layout.place`` knows how many there are.
+    return _render("trend", title, layout.size(3), build, dpi=dpi, layout=None)
 
 
 # The internal-vs-external gap ----------------------------------------------------------------
@@ -508,6 +654,7 @@ def gap_chart(
     aligned: float = 10.0,
     title: str | None = None,
     labels: Mapping[str, str] | None = None,
+    dpi: int | None = None,
 ) -> str:
     """How we rate each dimension (internal, y) against how they do (external, x).
 
@@ -518,7 +665,7 @@ def gap_chart(
     Dimensions that cannot be shown are listed with their n underneath.
     """
     if gaps.empty:
-        return empty_chart("No answers from both sides yet", title=title)
+        return empty_chart("No answers from both sides yet", title=title, dpi=dpi)
     records = gaps.to_dict("records")
     shown = [
         r
@@ -531,8 +678,24 @@ def gap_chart(
     low = min(low, high_line - 20)
     high = 100.0
 
+    notes = [
+        f"Lines at {high_line:g}: the 'high' line.  Dashed diagonal: both sides agree; "
+        f"the pale band is within \u00b1{aligned:g} points (aligned)."
+    ]
+    if hidden:
+        hidden_text = "; ".join(
+            f"{_plain(label_of(r['dimension'], labels))} ({_hidden_reason(r)})" for r in hidden
+        )
+        notes.extend(textwrap.wrap("Not shown: " + hidden_text, 105))
+    # A fixed layout, in inches: the legend on top, the square plot, its tick labels and
+    # axis label, then the notes.
+    width, left, right, top = WIDTH * 0.8, 0.72, 0.22, 0.4
+    side = width - left - right
+    bottom = 0.62 + len(notes) * _NOTE_LINE
+    height = top + side + bottom
+
     def build(fig: Figure) -> None:
-        ax = fig.add_subplot()
+        ax = fig.add_axes((left / width, bottom / height, side / width, side / height))
         ax.set_xlim(low, high)
         ax.set_ylim(low, high)
         ax.set_aspect("equal")
@@ -626,19 +789,10 @@ def gap_chart(
             )
             for name, colour in GAP_CLASS_COLOURS.items()
         ]
-        fig.legend(handles=handles, loc="outside upper left", ncols=3)
-        notes = [
-            f"Lines at {high_line:g}: the 'high' line.  Dashed diagonal: both sides agree; "
-            f"the pale band is within \u00b1{aligned:g} points (aligned)."
-        ]
-        if hidden:
-            hidden_text = "; ".join(
-                f"{_plain(label_of(r['dimension'], labels))} ({_hidden_reason(r)})" for r in hidden
-            )
-            notes.extend(textwrap.wrap("Not shown: " + hidden_text, 105))
-        fig.supxlabel("\n".join(notes), fontsize=7, color=INK_SOFT, x=0.01, ha="left")
+        fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, 1.0), ncols=3)
+        _notes(fig, notes)
 
-    return _render("gap", title, (WIDTH * 0.8, WIDTH * 0.8 + 0.6 + 0.06 * len(hidden)), build)
+    return _render("gap", title, (width, height), build, dpi=dpi, layout=None)
 
 
 def _respondents(record: Mapping, side: str) -> int | None:
@@ -668,11 +822,12 @@ def heatmap_chart(
     row_order: Sequence | None = None,
     title: str | None = None,
     labels: Mapping[str, str] | None = None,
+    dpi: int | None = None,
 ) -> str:
     """A grid of scores, one row per ``row`` value (seniority by default), one column per wave,
     each cell with its score and n; cells that are not ``ok`` are grey and say why."""
     if frame.empty:
-        return empty_chart("No answers yet", title=title)
+        return empty_chart("No answers yet", title=title, dpi=dpi)
     stamps, period_names = _period_labels(frame)
     rows = _ordered_keys(frame[row], row_order)
     position = {pd.Timestamp(s): i for i, s in enumerate(stamps)}
@@ -688,9 +843,30 @@ def heatmap_chart(
         else:
             notes[r, c] = ("\u2013", gap_label(status, n))
     vmin, vmax = (-50, 70) if value == "nps" else (40, 90)
+    row_names = [_plain(label_of(k, labels)) for k in rows]
+    footnotes = ["Each cell: score and n (respondents)."]
+    if any(math.isnan(grid[key]) for key in notes):
+        footnotes.append(GAP_NOTE)
+    # A fixed layout, in inches: row names, the grid, the colour bar with its ticks and label;
+    # under the grid its wave labels, then the notes.
+    left = max(_text_width(name, 9) for name in row_names) + 0.2
+    bar_w, bar_pad, right = 0.14, 0.1, 0.5
+    grid_w = WIDTH - left - bar_pad - bar_w - right
+    grid_h = 0.6 * len(rows)
+    top, bottom = 0.1, 0.36 + len(footnotes) * _NOTE_LINE
+    height = top + grid_h + bottom
 
     def build(fig: Figure) -> None:
-        ax = fig.add_subplot()
+        ax = fig.add_axes((left / WIDTH, bottom / height, grid_w / WIDTH, grid_h / height))
+        bar_h = grid_h * 0.85
+        bar_ax = fig.add_axes(
+            (
+                (left + grid_w + bar_pad) / WIDTH,
+                (bottom + (grid_h - bar_h) / 2) / height,
+                bar_w / WIDTH,
+                bar_h / height,
+            )
+        )
         image = ax.imshow(
             np.ma.masked_invalid(grid),
             cmap=SCORE_COLOURS,
@@ -717,7 +893,7 @@ def heatmap_chart(
                 style="normal" if not math.isnan(score) else "italic",
             )
         ax.set_xticks(range(len(stamps)), period_names, fontsize=7.5)
-        ax.set_yticks(range(len(rows)), [_plain(label_of(k, labels)) for k in rows])
+        ax.set_yticks(range(len(rows)), row_names)
         ax.tick_params(length=0)
         for spine in ax.spines.values():
             spine.set_visible(False)
@@ -725,16 +901,13 @@ def heatmap_chart(
         ax.set_yticks(np.arange(-0.5, len(rows)), minor=True)
         ax.grid(which="minor", color="#ffffff", linewidth=2)
         ax.tick_params(which="minor", length=0)
-        bar = fig.colorbar(image, ax=ax, shrink=0.85, aspect=18, pad=0.01)
+        bar = fig.colorbar(image, cax=bar_ax)
         bar.outline.set_visible(False)
         bar.ax.tick_params(labelsize=7)
         bar.set_label("NPS" if value == "nps" else "Score (0\u2013100)", fontsize=7.5)
-        note = "Each cell: score and n (respondents)."
-        if any(math.isnan(grid[key]) for key in notes):
-            note += "\n" + GAP_NOTE
-        fig.supxlabel(note, fontsize=7, color=INK_SOFT, x=0.01, ha="left")
+        _notes(fig, footnotes)
 
-    return _render("heatmap", title, (WIDTH, 0.5 * len(rows) + 1.4), build)
+    return _render("heatmap", title, (WIDTH, height), build, dpi=dpi, layout=None)
 
 
 # Portfolio -----------------------------------------------------------------------------------
@@ -751,11 +924,12 @@ def portfolio_chart(
     high_line: float = 70.0,
     limit: int = 20,
     title: str | None = None,
+    dpi: int | None = None,
 ) -> str:
     """Accounts ranked by health, worst at the top, with each one's n and change, and beside
     it the money at stake (``value``). Accounts without a score say why instead of a bar."""
     if summary.empty:
-        return empty_chart("No accounts to show", title=title)
+        return empty_chart("No accounts to show", title=title, dpi=dpi)
     frame = summary.reset_index(drop=True).copy()
     frame["_rank"] = frame[health].where(frame.apply(_status, axis=1) == OK)
     frame = frame.sort_values(["_rank", name], na_position="last", kind="stable").head(limit)
@@ -836,4 +1010,4 @@ def portfolio_chart(
         ]
         fig.legend(handles=handles, loc="outside upper left", ncols=3)
 
-    return _render("portfolio", title, (WIDTH, 0.27 * count + 1.2), build)
+    return _render("portfolio", title, (WIDTH, 0.27 * count + 1.2), build, dpi=dpi)

@@ -1,11 +1,14 @@
 """The charts: valid standalone SVG, the expected series, honest gaps, nothing executable."""
 
+import base64
+import io
 import re
 import xml.etree.ElementTree as ET
 
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from relhealth.reports import charts
 
@@ -205,3 +208,35 @@ def test_charts_can_share_a_page_without_id_clashes():
 def test_an_empty_frame_gives_a_chart_that_says_so():
     empty = _trend().iloc[0:0]
     assert "No answers yet" in _texts(charts.trend_chart(empty, series="side"))
+
+
+def _png(url: str) -> Image.Image:
+    assert url.startswith("data:image/png;base64,")
+    return Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+
+
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda dpi: charts.trend_chart(_trend(), series="side", dpi=dpi),
+        lambda dpi: charts.heatmap_chart(_trend().rename(columns={"side": "seniority"}), dpi=dpi),
+        lambda dpi: charts.portfolio_chart(_portfolio(), dpi=dpi),
+    ],
+    ids=["trend", "heatmap", "portfolio"],
+)
+def test_a_chart_for_print_is_an_opaque_png_at_the_asked_resolution(draw):
+    image = _png(draw(150))
+    assert image.mode == "RGB"  # no alpha: WeasyPrint would add a soft mask
+    assert image.width == round(charts.WIDTH * 150)
+
+
+def test_the_fixed_layouts_make_room_for_long_labels():
+    long_name = "Chief executive officers and the board"
+    frame = _trend().rename(columns={"side": "seniority"}).replace({"external": long_name})
+    for url in (
+        charts.heatmap_chart(frame, dpi=100),
+        charts.trend_chart(frame, series="seniority", dpi=100),
+    ):
+        ink = np.asarray(_png(url).convert("L")) < 200
+        columns = np.flatnonzero(ink.any(axis=0))
+        assert columns[0] > 0  # the row names start inside the picture, not cut off at its edge
