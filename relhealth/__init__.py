@@ -94,6 +94,11 @@ def register_blueprints(app: Flask) -> None:
     from relhealth.cohorts import api as cohorts_api
     from relhealth.cohorts import views as cohorts_views
     from relhealth.extensions import api, csrf
+    from relhealth.followup import api as followup_api
+    from relhealth.followup import experiments_api, experiments_views
+    from relhealth.followup import kpis_api as followup_kpis_api
+    from relhealth.followup import kpis_views as followup_kpi_views
+    from relhealth.followup import views as followup_views
     from relhealth.messaging import views as messaging_views
     from relhealth.reports import api as reports_api
     from relhealth.reports import views as report_views
@@ -111,6 +116,9 @@ def register_blueprints(app: Flask) -> None:
         *analytics_api.blueprints,
         reports_api.blp,
         reports_api.subscriptions_blp,
+        followup_api.blp,
+        *experiments_api.blueprints,
+        *followup_kpis_api.blueprints,
     ):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)
@@ -125,6 +133,9 @@ def register_blueprints(app: Flask) -> None:
         cohorts_views.bp,
         messaging_views.bp,
         report_views.bp,
+        followup_views.bp,
+        followup_kpi_views.bp,
+        experiments_views.bp,
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(surveys_views.bp)  # the respondent form; CSRF-protected

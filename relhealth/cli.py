@@ -154,6 +154,7 @@ def _seed_demo(seed: int, accounts: int, if_empty: bool) -> None:
         seed_database,
         seed_survey_history,
     )
+    from relhealth.demo_followup import seed_followup
 
     today = today_utc()
 
@@ -173,6 +174,7 @@ def _seed_demo(seed: int, accounts: int, if_empty: bool) -> None:
             db.session.commit()
             bar.update(1)
             counts.update(seed_survey_history(db.session, today, seed=seed))
+            counts.update(seed_followup(db.session, today, seed=seed))
             bar.update(1)
         click.echo(", ".join(f"{n:,} {what}" for what, n in counts.items()))
         click.echo(

@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from flask import current_app
 from sqlalchemy import (
     Integer,
     Select,
@@ -63,6 +64,7 @@ from relhealth.core import bulk
 from relhealth.core.time import today_utc
 from relhealth.core.tokens import new_token
 from relhealth.db import utcnow
+from relhealth.followup.hooks import follow_up
 from relhealth.messaging.models import OutboxMessage
 from relhealth.reports.subscriptions import deliver_due_reports
 from relhealth.surveys.models import Survey
@@ -92,6 +94,7 @@ class TickReport:
     expired: int = 0
     snapshots: int = 0
     alerts: int = 0
+    cases: int = 0
     reports_delivered: int = 0
     repaired: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -108,6 +111,7 @@ class TickReport:
             f"Waves closed: {self.closed:,} ({self.expired:,} unanswered invitations expired)",
             f"Stakeholder-graph snapshots: {self.snapshots:,}",
             f"Alerts opened: {self.alerts:,}",
+            f"Follow-up cases opened: {self.cases:,}",
             f"Reports e-mailed: {self.reports_delivered:,}",
         ]
         lines += [f"Completed: {what}" for what in self.repaired]
@@ -126,6 +130,7 @@ class TickReport:
             "expired": self.expired,
             "snapshots": self.snapshots,
             "alerts": self.alerts,
+            "cases": self.cases,
             "reports_delivered": self.reports_delivered,
             "repaired": list(self.repaired),
             "problems": list(self.problems),
@@ -151,6 +156,7 @@ def tick(sessions: Sessions, now: dt.datetime | None = None) -> TickReport:
         close_waves(session, now, report)
         open_due_waves(session, now, report)
         send_reminders(session, now, report)
+        open_follow_up_cases(session, now, report)
         deliver_due_reports(session, now, report)
     except BaseException:
         session.rollback()
@@ -206,6 +212,18 @@ def evaluate_closed_waves(
         session.rollback()
         logger.exception("Evaluating alerts after closing waves %s failed", wave_ids)
         report.problems.append("Alerts could not be evaluated; run `relhealth alerts evaluate`.")
+
+
+def open_follow_up_cases(session: Session, now: dt.datetime, report: TickReport) -> None:
+    """Open the cases of new alerts, and of recent responses that opened none (imported, or
+    their submission's follow-up failed). Like alerts, a failure is reported, not raised."""
+    try:
+        opened = follow_up(session, current_app.config, now)
+        report.cases += opened["alert_cases"] + opened["response_cases"]
+    except Exception:
+        session.rollback()
+        logger.exception("Opening follow-up cases failed")
+        report.problems.append("Follow-up cases could not be opened; the next tick retries.")
 
 
 # Opening -------------------------------------------------------------------------------------

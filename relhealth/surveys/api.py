@@ -15,6 +15,7 @@ from relhealth.core.pagination import PAGING, paged
 from relhealth.core.schemas import sort_keys
 from relhealth.db import utcnow
 from relhealth.extensions import db
+from relhealth.followup.hooks import after_response
 from relhealth.surveys import schemas, service
 from relhealth.surveys.models import ResponseSource
 
@@ -180,6 +181,7 @@ class Submission(MethodView):
         response = service.submit_response(
             db.session, invitation, data["answers"], ResponseSource.API
         )
+        after_response(db.session, response.id)  # cases and kudos; never fails the submission
         db.session.commit()
         return {
             "id": response.id,

@@ -98,6 +98,8 @@ class Response(db.Model):
     __table_args__ = (
         Index("ix_responses_account_id_submitted_at", "account_id", "submitted_at"),
         Index("ix_responses_person_id_submitted_at", "person_id", "submitted_at"),
+        # The follow-up sweep reads the last days' responses of every account.
+        Index("ix_responses_submitted_at", "submitted_at"),
     )
 
     id: Mapped[int_pk]

@@ -12,6 +12,7 @@ from relhealth.cohorts.models import Invitation, InvitationStatus
 from relhealth.core.errors import NotFound
 from relhealth.db import utcnow
 from relhealth.extensions import db
+from relhealth.followup.hooks import after_response
 from relhealth.surveys import service
 from relhealth.surveys.models import QuestionType, ResponseSource, SurveyVersion
 
@@ -101,7 +102,9 @@ def respond(token: str):
         return _form(invitation)
     answers = _answers_from_form(invitation)
     try:
-        service.submit_response(db.session, invitation, answers, ResponseSource.FORM, utcnow())
+        response = service.submit_response(
+            db.session, invitation, answers, ResponseSource.FORM, utcnow()
+        )
     except service.AnswersInvalid as error:
         db.session.rollback()
         return _form(invitation, answers, error.by_question, 422)
@@ -109,6 +112,7 @@ def respond(token: str):
         db.session.rollback()
         db.session.refresh(invitation)
         return _refusal(invitation, posted) or _message("received", 409)
+    after_response(db.session, response.id)  # cases and kudos; never fails the submission
     db.session.commit()
     return redirect(url_for(".thanks", token=token), 303)
 
