@@ -109,17 +109,17 @@ def _pace(rng: random.Random, recent: bool) -> _Pace:
     draw = rng.random()
     if recent and draw < 0.2:
         contact = None  # not reached yet
-    elif draw < 0.6:
-        contact = rng.uniform(3, 40)  # within the 48-hour SLA
-    elif draw < 0.95:
-        contact = rng.uniform(50, 140)  # late
+    elif draw < 0.72:
+        contact = rng.uniform(2, 40)  # within the 48-hour SLA
+    elif draw < 0.94:
+        contact = rng.uniform(50, 120)  # late
     else:
         contact = None
-    slow = 0.5 if recent else 0.3
+    slow = 0.5 if recent else 0.2
     return _Pace(
         contact_hours=contact,
-        plan_days=rng.uniform(25, 80) if rng.random() < slow else rng.uniform(1, 6),
-        end_days=rng.uniform(25, 60) if rng.random() < slow else rng.uniform(3, 22),
+        plan_days=rng.uniform(20, 50) if rng.random() < slow else rng.uniform(1, 5),
+        end_days=rng.uniform(15, 40) if rng.random() < slow else rng.uniform(3, 9),
         resolved=rng.random() < 0.9,
         tell=rng.random() < 0.75,
     )

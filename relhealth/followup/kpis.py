@@ -163,16 +163,28 @@ def _median(value, rank, count) -> ColumnElement:
 # Scope -------------------------------------------------------------------------------------------
 
 
-def readable_account_ids(session: Session, user: User) -> list[int] | None:
-    """The ids of the accounts ``user`` may read; None when that is every account.
+def readable_account_ids(session: Session, user: User | None) -> list[int] | None:
+    """The ids of the accounts ``user`` may read; None when that is every account (also for
+    ``user`` None: a caller that checked access itself, as a PDF report of one account does).
 
     Looked up first and given to the aggregate as a list: a planner cannot estimate how many
     cases an ``IN (subquery with ORs)`` keeps, and scans every case for a manager of three
     accounts; with the ids it walks the account index.
     """
-    if user.role in (Role.ADMIN, Role.EXECUTIVE):  # they read every account
+    if user is None or user.role in (Role.ADMIN, Role.EXECUTIVE):  # they read every account
         return None
     return list(session.scalars(select(Account.id).where(readable_accounts(user))))
+
+
+def scope_ids(
+    session: Session, user: User | None, within: Sequence[int] | None
+) -> list[int] | None:
+    """The accounts a figure covers: those ``user`` may read, narrowed to ``within`` if given
+    (the accounts of a filtered portfolio report); None for every account."""
+    readable = readable_account_ids(session, user)
+    if within is None:
+        return readable
+    return sorted(set(within) if readable is None else set(within) & set(readable))
 
 
 def visible_cases(
@@ -401,6 +413,7 @@ def closed_loop_kpis(
     period: str = "month",
     now: dt.datetime,
     account_id: int | None = None,
+    within: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     """The closed-loop KPIs of the detractor cases opened in ``[start, end)`` that ``user`` may
     read (held cases left out), overall and, with ``by`` ("owner", "account" or "period"), per
@@ -416,7 +429,7 @@ def closed_loop_kpis(
     if period not in PERIODS:
         raise ValueError(f"period must be one of {PERIODS}")
     stmt = kpi_statement(
-        readable_account_ids(session, user),
+        scope_ids(session, user, within),
         start=start,
         end=end,
         by=by,
@@ -506,6 +519,7 @@ def root_causes(
     end: dt.datetime,
     period: str | None = "month",
     account_id: int | None = None,
+    within: Sequence[int] | None = None,
 ) -> list[dict[str, Any]]:
     """Root causes of the cases (any reason; held ones left out) opened in ``[start, end)`` on
     the accounts ``user`` may read: per period ("month", "quarter"; None: the whole range as
@@ -516,7 +530,7 @@ def root_causes(
     if period is not None and period not in PERIODS:
         raise ValueError(f"period must be one of {PERIODS}")
     stmt = root_cause_statement(
-        readable_account_ids(session, user),
+        scope_ids(session, user, within),
         start=start,
         end=end,
         period=period,
@@ -553,12 +567,13 @@ def quarters_back(when: dt.datetime, quarters: int) -> dt.datetime:
 
 def closed_loop_summary(
     session: Session,
-    user: User,
+    user: User | None,
     account_id: int | None = None,
     *,
     now: dt.datetime,
     quarters: int = 4,
     top_causes: int = 5,
+    within: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     """What a PDF report says about closing the loop, as plain dicts: the last ``quarters``
     calendar quarters up to ``now`` (the current one included) of one account, or of every
@@ -571,10 +586,12 @@ def closed_loop_summary(
     """
     start = quarters_back(now, quarters - 1)
     end = now
-    scope = {"start": start, "end": end, "now": now, "account_id": account_id}
+    scope = {"start": start, "end": end, "now": now, "account_id": account_id, "within": within}
     by_owner = closed_loop_kpis(session, user, by="owner", **scope)
     trend = closed_loop_kpis(session, user, by="period", period="quarter", **scope)
-    causes = root_causes(session, user, start=start, end=end, period=None, account_id=account_id)
+    causes = root_causes(
+        session, user, start=start, end=end, period=None, account_id=account_id, within=within
+    )
     return {
         "start": start,
         "end": end,

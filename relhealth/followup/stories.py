@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from relhealth.accounts.models import Person
+from relhealth.followup import praise
 from relhealth.followup.models import ActivityKind, Case, CaseActivity, CaseReason, CaseStatus
 from relhealth.surveys.models import Answer, QuestionType, Response
 
@@ -53,7 +54,14 @@ class Story:
 
 def _standing(session: Session, response_id: int) -> tuple[Standing, str | None]:
     rows = session.execute(
-        select(Answer.question_type, Answer.value, Answer.scaled, Answer.text, Answer.sentiment)
+        select(
+            Answer.question_type,
+            Answer.question_key,
+            Answer.value,
+            Answer.scaled,
+            Answer.text,
+            Answer.sentiment,
+        )
         .where(Answer.response_id == response_id)
         .order_by(Answer.id)
     ).all()
@@ -64,7 +72,13 @@ def _standing(session: Session, response_id: int) -> tuple[Standing, str | None]
         for row in rows
         if row.question_type == QuestionType.RATING and row.scaled is not None
     ]
-    comments = [row for row in rows if row.text and row.sentiment is not None]
+    comments = [
+        row
+        for row in rows
+        if row.text
+        and row.sentiment is not None
+        and row.question_key != praise.QUESTION_KEY  # a name, not what they said
+    ]
     worst = min(comments, key=lambda row: row.sentiment) if comments else None
     standing = Standing(submitted, nps, round(sum(rated) / len(rated), 1) if rated else None)
     return standing, worst.text if worst is not None else None
@@ -73,8 +87,8 @@ def _standing(session: Session, response_id: int) -> tuple[Standing, str | None]
 def detractor_stories(
     session: Session, account_id: int, now: dt.datetime, limit: int = 3
 ) -> list[Story]:
-    """Up to ``limit`` stories of the account, those with an answer after resolution first,
-    then the highest priority, then the most recent."""
+    """Up to ``limit`` stories of the account, one per person, those with an answer after
+    resolution first, then the highest priority, then the most recent."""
     cases = session.scalars(
         select(Case)
         .where(
@@ -87,8 +101,11 @@ def detractor_stories(
         .order_by(Case.priority.desc(), Case.ended_at.desc())
         .limit(CANDIDATES)
     ).all()
-    stories = []
+    stories, told_of = [], set()
     for case in cases:
+        if case.person_id in told_of:
+            continue  # one story per person: their most important one
+        told_of.add(case.person_id)
         after = session.scalar(
             select(Response.id)
             .where(Response.person_id == case.person_id, Response.submitted_at > case.ended_at)

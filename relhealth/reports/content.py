@@ -26,6 +26,7 @@ from relhealth.analytics import metrics, service, summaries, text, trends
 from relhealth.analytics.metrics import AnalyticsSettings
 from relhealth.analytics.people import map_scores
 from relhealth.auth.models import User
+from relhealth.followup import kpis, stories
 from relhealth.reports import charts
 
 SIDES = {"external": "Their side", "internal": "Our side"}
@@ -341,6 +342,8 @@ def account_content(
     ]
     content["drop_out_total"] = int(drop_outs["people"].sum()) if not drop_outs.empty else 0
     content["verbatims"] = verbatims(session, answers)
+    content["loop"] = kpis.closed_loop_summary(session, None, account.id, now=now)
+    content["stories"] = stories.detractor_stories(session, account.id, now)
     content["method"] = _method(answers, settings)
     return content
 
@@ -426,6 +429,9 @@ def portfolio_content(
         "total_at_risk": sum(r["value_at_risk"] for r in by_risk),
         "total_value": sum(summaries.plain(r.get("annual_value")) or 0 for r in rows),
         "below_line": [r for r in scored if r["health"] < settings.high_line],
+        "loop": kpis.closed_loop_summary(
+            session, user, now=now, within=[r["account_id"] for r in rows] if filters else None
+        ),
     }
     title = "Accounts by health, with value at risk"
     content["portfolio_chart"] = _chart(

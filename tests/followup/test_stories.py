@@ -6,6 +6,7 @@ from relhealth.extensions import db
 from relhealth.followup import service
 from relhealth.followup.models import ActivityKind, CaseReason, CaseStatus
 from relhealth.followup.stories import detractor_stories
+from relhealth.surveys.models import Answer, QuestionType
 from tests import factories as f
 from tests.followup.conftest import NOW
 
@@ -74,3 +75,25 @@ def test_no_story_is_told_of_the_future_or_of_an_account_without_cases(world, op
 
     assert detractor_stories(db.session, world.acme.id, NOW) == []
     assert detractor_stories(db.session, world.globex.id, LATER) == []
+
+
+def test_one_story_per_person_and_a_name_they_praised_is_not_what_they_said(
+    world, respond, settings
+):
+    for when in (NOW, NOW + dt.timedelta(days=30)):
+        response = respond(world.ada, nps=2, submitted_at=when)
+        response.answers.append(
+            Answer(
+                question_key="made_a_difference",
+                question_type=QuestionType.TEXT,
+                text="Dana Whitfield",
+                sentiment=0.0,
+            )
+        )
+        db.session.flush()
+        (case,) = service.open_cases_for_response(db.session, response.id, settings, when)
+        resolve(case, world.owner, at=when)
+
+    (story,) = detractor_stories(db.session, world.acme.id, LATER)
+
+    assert story.said is None
