@@ -269,7 +269,11 @@ def measure_submissions(session, count: int) -> dict:
     # Their people without an open case, so each submission opens new ones.
     people = session.scalars(
         sa.select(Person)
-        .where(Person.side == Side.EXTERNAL, Person.account_id.is_not(None))
+        .where(
+            Person.side == Side.EXTERNAL,
+            Person.account_id.is_not(None),
+            ~sa.exists().where(Case.person_id == Person.id, Case.open_key.is_not(None)),
+        )
         .order_by(Person.id)
         .limit(2 * count)
     ).all()
