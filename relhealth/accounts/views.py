@@ -1,7 +1,6 @@
 """Pages: the accounts list, an account with both sides by seniority, its map, people."""
 
 from collections import Counter
-from math import ceil
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -29,6 +28,7 @@ from relhealth.core.errors import InvalidInput
 from relhealth.core.schemas import sort_keys
 from relhealth.core.time import today_utc
 from relhealth.extensions import db
+from relhealth.web.paging import page_number, pager
 
 bp = Blueprint("account_pages", __name__)
 PAGE_SIZE = 25
@@ -46,23 +46,6 @@ def _filters(schema) -> tuple[dict, list[str]]:
         return schema.load(good), problems
 
 
-def _page_number() -> int:
-    value = request.args.get("page", "1")
-    return max(1, int(value)) if value.isdigit() and len(value) < 7 else 1
-
-
-def _pager(page: int, total: int) -> dict:
-    pages = max(1, ceil(total / PAGE_SIZE))
-    args = {k: v for k, v in request.args.items() if k != "page"}
-    return {
-        "page": page,
-        "pages": pages,
-        "total": total,
-        "prev": url_for(request.endpoint, page=page - 1, **args) if page > 1 else None,
-        "next": url_for(request.endpoint, page=page + 1, **args) if page < pages else None,
-    }
-
-
 def _sort_link(key: str, current: list[str]) -> str:
     """The URL that sorts by ``key``, flipping direction when it is already the sort."""
     args = {k: v for k, v in request.args.items() if k not in ("sort", "page")}
@@ -73,7 +56,7 @@ def _sort_link(key: str, current: list[str]) -> str:
 def _listing(schema, default_sort, lister):
     filters, problems = _filters(schema)
     sort = sort_keys(filters, default_sort)
-    page = _page_number()
+    page = page_number()
     try:
         items, total = lister(db.session, current_user, filters, sort, page, PAGE_SIZE)
     except InvalidInput as error:
@@ -111,7 +94,7 @@ def index():
         relationship_types=list(RelationshipType),
         sort=sort,
         sort_link=lambda key: _sort_link(key, sort),
-        pager=_pager(page, total),
+        pager=pager(page, total, PAGE_SIZE),
         problems=problems,
         args=request.args,
     )
@@ -263,7 +246,7 @@ def people():
         sides=list(Side),
         sort=sort,
         sort_link=lambda key: _sort_link(key, sort),
-        pager=_pager(page, total),
+        pager=pager(page, total, PAGE_SIZE),
         problems=problems,
         args=request.args,
     )

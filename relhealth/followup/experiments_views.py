@@ -5,7 +5,6 @@ same services act, and a refused action shows its reason on the page it came fro
 status the API would answer (409 for a second start, 422 for a bad period...).
 """
 
-from math import ceil
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -20,6 +19,7 @@ from relhealth.extensions import db
 from relhealth.followup import experiments, praise, service
 from relhealth.followup.experiments_api import ExperimentArgs
 from relhealth.followup.models import ExperimentStatus
+from relhealth.web.paging import page_number, pager
 
 bp = Blueprint("followup_more_pages", __name__)
 PAGE_SIZE = 25
@@ -31,22 +31,6 @@ class ExperimentForm(ExperimentArgs):
     """The API's definition, read from a form: every value arrives as text."""
 
     seed = fields.Integer(strict=False, validate=validate.Range(min=0, max=experiments.MAX_SEED))
-
-
-def _page_number() -> int:
-    value = request.args.get("page", "1")
-    return max(1, int(value)) if value.isdigit() and len(value) < 7 else 1
-
-
-def _pager(page: int, total: int, **args: Any) -> dict:
-    pages = max(1, ceil(total / PAGE_SIZE))
-    return {
-        "page": page,
-        "pages": pages,
-        "total": total,
-        "prev": url_for(request.endpoint, page=page - 1, **args) if page > 1 else None,
-        "next": url_for(request.endpoint, page=page + 1, **args) if page < pages else None,
-    }
 
 
 # Praise ----------------------------------------------------------------------------------
@@ -62,7 +46,7 @@ def praise_page():
     if employee_id.isdigit() and len(employee_id) < 10:
         filters["employee_id"] = int(employee_id)
         employee = db.session.get(Person, int(employee_id))
-    page = _page_number()
+    page = page_number()
     items, total = praise.list_praise(
         db.session, current_user, filters, ("-created_at",), page, PAGE_SIZE
     )
@@ -80,7 +64,7 @@ def praise_page():
         rows=praise.praise_rows(db.session, items),
         top=[(employee_id, names.get(employee_id, "?"), count) for employee_id, count in top],
         employee=employee if filters else None,
-        pager=_pager(page, total, **args),
+        pager=pager(page, total, PAGE_SIZE, args),
     )
 
 
@@ -94,7 +78,7 @@ def _form_data() -> dict[str, str]:
 
 
 def _list_page(form: dict | None = None, errors: dict | None = None, status: int = 200):
-    page = _page_number()
+    page = page_number()
     items, total = experiments.list_experiments(
         db.session, current_user, {}, ("-created_at",), page, PAGE_SIZE
     )
@@ -102,7 +86,7 @@ def _list_page(form: dict | None = None, errors: dict | None = None, status: int
         render_template(
             "followup/experiments.html",
             experiments=items,
-            pager=_pager(page, total),
+            pager=pager(page, total, PAGE_SIZE),
             form=form or {},
             errors=errors or {},
         ),

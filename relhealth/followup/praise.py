@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -43,7 +42,7 @@ from relhealth.cohorts.models import Confidentiality, Program, Wave
 from relhealth.core.pagination import page_of, sorted_by
 from relhealth.followup.models import Praise, PraiseMatch
 from relhealth.followup.rules import FollowupSettings
-from relhealth.messaging.service import queue_message
+from relhealth.messaging.service import queue_message, render_message
 from relhealth.surveys.models import Answer, QuestionType, Response
 
 QUESTION_KEY = "made_a_difference"
@@ -317,17 +316,6 @@ def route_praise(
     return rows
 
 
-def _render(template: str, **context: Any) -> tuple[str, str, str]:
-    """(subject, text, html) of ``templates/followup/emails/<template>``; HTML is escaped."""
-    values = {"company_name": current_app.config["COMPANY_NAME"], **context}
-    env = current_app.jinja_env
-    base = f"followup/emails/{template}"
-    subject = " ".join(env.get_template(f"{base}_subject.txt").render(values).split())
-    text = env.get_template(f"{base}.txt").render(values).strip() + "\n"
-    html = env.get_template(f"{base}.html").render(values)
-    return subject, text, html
-
-
 def _send_kudos(session: Session, praise: Praise, account: Account, today: dt.date) -> bool:
     """Kudos to the employee and to whoever they report to; True if any was queued."""
     employee = session.get(Person, praise.employee_id)
@@ -337,8 +325,8 @@ def _send_kudos(session: Session, praise: Praise, account: Account, today: dt.da
     for person, for_manager in recipients:
         if not person.email:
             continue
-        subject, text, html = _render(
-            "kudos",
+        subject, text, html = render_message(
+            "followup/emails/kudos",
             name=person.first_name,
             employee_name=employee.name,
             for_manager=for_manager,

@@ -65,7 +65,7 @@ from relhealth.followup.models import (
     CaseTag,
 )
 from relhealth.messaging.models import OutboxMessage
-from relhealth.messaging.service import queue_message
+from relhealth.messaging.service import queue_message, render_message
 from relhealth.surveys.models import Answer, QuestionType, Response
 
 TITLE_LENGTH = 300
@@ -818,17 +818,6 @@ def assign(
     return case_
 
 
-def _render(name: str, **context: Any) -> tuple[str, str, str]:
-    """(subject, text, html) of ``templates/followup/emails/<name>``; HTML escaped."""
-    values = {"company_name": current_app.config["COMPANY_NAME"], **context}
-    env = current_app.jinja_env
-    folder = "followup/emails"
-    subject = env.get_template(f"{folder}/{name}_subject.txt").render(values)
-    text = env.get_template(f"{folder}/{name}.txt").render(values)
-    html = env.get_template(f"{folder}/{name}.html").render(values)
-    return " ".join(subject.split()), text.strip() + "\n", html
-
-
 def tell_respondent(
     session: Session, case_: Case, message: str, user: User | None, now: dt.datetime
 ) -> OutboxMessage:
@@ -853,8 +842,8 @@ def tell_respondent(
     account = session.get(Account, case_.account_id)
     owner = session.get(User, case_.owner_id) if case_.owner_id is not None else None
     sender = user or owner
-    subject, text, html = _render(
-        "we_heard_you",
+    subject, text, html = render_message(
+        "followup/emails/we_heard_you",
         person_name=person.first_name,
         account_name=account.name,
         message=message,

@@ -8,7 +8,6 @@ again with the service's message beside it, and nothing is changed.
 """
 
 import datetime as dt
-from math import ceil
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -47,6 +46,7 @@ from relhealth.followup.models import (
 from relhealth.followup.rules import FollowupSettings
 from relhealth.surveys.models import Answer, Question, QuestionType, Response
 from relhealth.surveys.service import wording as survey_wording
+from relhealth.web.paging import page_number, pager
 
 bp = Blueprint("followup_pages", __name__)
 PAGE_SIZE = 25
@@ -221,23 +221,6 @@ def _inbox_filters(args) -> tuple[dict[str, Any], dict[str, str]]:
     return filters, shown
 
 
-def _page_number() -> int:
-    value = request.args.get("page", "1")
-    return max(1, int(value)) if value.isdigit() and len(value) < 7 else 1
-
-
-def _pager(page: int, total: int) -> dict[str, Any]:
-    pages = max(1, ceil(total / PAGE_SIZE))
-    args = {k: v for k, v in request.args.items() if k != "page"}
-    return {
-        "page": page,
-        "pages": pages,
-        "total": total,
-        "prev": url_for(request.endpoint, page=page - 1, **args) if page > 1 else None,
-        "next": url_for(request.endpoint, page=page + 1, **args) if page < pages else None,
-    }
-
-
 def _by_id(model, ids) -> dict[int, Any]:
     ids = {i for i in ids if i is not None}
     if not ids:
@@ -252,7 +235,7 @@ def inbox():
     now = utcnow()
     filters, shown = _inbox_filters(request.args)
     sort = SORTS[shown["sort"]][1]
-    page = _page_number()
+    page = page_number()
     cases, total = service.list_cases(
         db.session, current_user, filters, sort, page, PAGE_SIZE, now=now
     )
@@ -276,7 +259,7 @@ def inbox():
         sorts=SORTS,
         filtered=any(shown[k] for k in ("account", "owner", "reason", "overdue"))
         or shown["status"] != "live",
-        pager=_pager(page, total),
+        pager=pager(page, total, PAGE_SIZE),
         status_choices=STATUS_CHOICES,
         account_choices=account_choices,
         reasons=REASON_LABELS,

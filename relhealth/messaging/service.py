@@ -123,6 +123,17 @@ def render_subject(template: str, **context: Any) -> str:
     return " ".join(subject.split())
 
 
+def render_message(base: str, **context: Any) -> tuple[str, str, str]:
+    """(subject, text, html) from the templates ``<base>_subject.txt``, ``<base>.txt`` and
+    ``<base>.html`` (e.g. ``followup/emails/kudos``): the subject on one line, the HTML
+    escaped, ``company_name`` defaulting to ``RELHEALTH_COMPANY_NAME``."""
+    values = {"company_name": current_app.config["COMPANY_NAME"], **context}
+    env = current_app.jinja_env
+    subject = " ".join(env.get_template(f"{base}_subject.txt").render(values).split())
+    text = env.get_template(f"{base}.txt").render(values).strip() + "\n"
+    return subject, text, env.get_template(f"{base}.html").render(values)
+
+
 UNSUBSCRIBE_SALT = "relhealth.unsubscribe"
 
 
