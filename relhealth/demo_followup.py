@@ -118,7 +118,9 @@ def _pace(rng: random.Random, recent: bool) -> _Pace:
     slow = 0.5 if recent else 0.2
     return _Pace(
         contact_hours=contact,
-        plan_days=rng.uniform(20, 50) if rng.random() < slow else rng.uniform(1, 5),
+        plan_days=rng.uniform(20, 70 if recent else 50)
+        if rng.random() < slow
+        else rng.uniform(1, 5),
         end_days=rng.uniform(15, 40) if rng.random() < slow else rng.uniform(3, 9),
         resolved=rng.random() < 0.9,
         tell=rng.random() < 0.75,
