@@ -3,12 +3,13 @@
 import os
 
 import pytest
+from flask import g
 from flask_migrate import upgrade
 from flask_sqlalchemy.session import Session as FlaskSession
 
 from relhealth import create_app
 from relhealth.extensions import db
-from tests import factories
+from tests import factories, live
 from tests.databases import base_url, is_postgres, require_server, throwaway_database
 
 
@@ -91,3 +92,30 @@ def client(app):
 def api(client):
     """Call the API as a user: ``api.as_(user).get("/api/v1/accounts")``."""
     return factories.ApiCaller(client)
+
+
+@pytest.fixture
+def signed_in(app):
+    """``signed_in(user)``: a test client of its own, signed in as ``user``."""
+
+    def sign_in(user):
+        # Requests share the test's app context, and Flask-Login keeps its user in ``g``.
+        g.pop("_login_user", None)
+        client = app.test_client()
+        client.post("/login", data={"email": user.email, "password": factories.PASSWORD})
+        return client
+
+    return sign_in
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One chromium for the run: Playwright's sync API allows one of it at a time."""
+    with live.chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def page(browser):
+    with live.new_page(browser) as page:
+        yield page

@@ -2,12 +2,9 @@
 
 import datetime as dt
 
-import pytest
-
 from relhealth.accounts.models import RelationshipKind, Tier
 from relhealth.auth.models import Role
 from tests.factories import (
-    PASSWORD,
     AccountFactory,
     PersonFactory,
     RelationshipFactory,
@@ -15,15 +12,6 @@ from tests.factories import (
     TeamMemberFactory,
     UserFactory,
 )
-
-
-@pytest.fixture
-def signed_in(client):
-    def sign_in(user):
-        client.post("/login", data={"email": user.email, "password": PASSWORD})
-        return client
-
-    return sign_in
 
 
 def test_user_text_is_escaped_on_every_page(signed_in):

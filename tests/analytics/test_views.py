@@ -2,15 +2,12 @@
 
 import datetime as dt
 
-import pytest
-
 from relhealth.accounts.models import Side
 from relhealth.auth.models import Role
 from relhealth.cohorts.models import Confidentiality
 from relhealth.extensions import db
 from relhealth.surveys.models import Answer, QuestionType, Response, ResponseSource
 from tests.factories import (
-    PASSWORD,
     AccountFactory,
     PersonFactory,
     ProgramFactory,
@@ -21,15 +18,6 @@ from tests.factories import (
 
 Q1 = dt.datetime(2025, 1, 15, tzinfo=dt.UTC)
 Q2 = dt.datetime(2025, 4, 15, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def signed_in(client):
-    def sign_in(user):
-        client.post("/login", data={"email": user.email, "password": PASSWORD})
-        return client
-
-    return sign_in
 
 
 def answer(person, account, when, score, *, wave=None, text=None):

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from relhealth.accounts.models import Tier
 from relhealth.auth.models import Role
 from relhealth.cohorts.models import Confidentiality
 from relhealth.extensions import db
@@ -140,3 +141,16 @@ def open_case(respond, settings):
         return cases[0]
 
     return open_case
+
+
+@pytest.fixture
+def detractors(world, open_case):
+    """``detractors(tier, n)``: ``n`` detractor cases in a new account of the owner's."""
+
+    def detractors(tier=Tier.KEY, n=1):
+        account = f.AccountFactory(tier=tier, owner_id=world.owner.id)
+        return [
+            open_case(f.PersonFactory(account=account), nps=2, ratings=(5, 5, 5)) for _ in range(n)
+        ]
+
+    return detractors

@@ -90,17 +90,6 @@ def test_the_api_wants_a_token(client):
 # Experiments -----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def detractors(world, open_case):
-    def detractors(tier=Tier.KEY, n=1):
-        account = f.AccountFactory(tier=tier, owner_id=world.owner.id)
-        return [
-            open_case(f.PersonFactory(account=account), nps=2, ratings=(5, 5, 5)) for _ in range(n)
-        ]
-
-    return detractors
-
-
 def test_an_admin_runs_an_experiment_through_the_api(api, world, detractors):
     detractors(Tier.STRATEGIC, 2)
     detractors(Tier.KEY, 4)

@@ -1,15 +1,9 @@
 """The praise page and the experiment pages: through the test client, then in chromium."""
 
 import datetime as dt
-import os
-import subprocess
-import sys
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from flask import g
-from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from relhealth.accounts.models import RelationshipKind, Tier
@@ -20,24 +14,11 @@ from relhealth.followup import experiments, praise, service
 from relhealth.followup.models import Experiment, ExperimentAssignment, ExperimentStatus
 from relhealth.surveys.models import Answer, QuestionType, Response, ResponseSource
 from tests import factories as f
-from tests.conftest import make_app
 from tests.databases import throwaway_database
 from tests.followup.conftest import NOW
-from tests.web.conftest import CHROMIUM_ARGS, _free_port, _wait_for, sign_in
+from tests.live import PHONE, live_env, migrate, new_page, served, shot, sign_in
 
 TODAY = dt.date.today()
-
-
-@pytest.fixture
-def signed_in(app):
-    def sign_in_as(user):
-        # Requests share the test's app context, and Flask-Login keeps its user in ``g``.
-        g.pop("_login_user", None)
-        client = app.test_client()
-        client.post("/login", data={"email": user.email, "password": f.PASSWORD})
-        return client
-
-    return sign_in_as
 
 
 def said(person, text, *, nps=9, submitted_at=None):
@@ -87,17 +68,6 @@ def test_the_praise_page_says_when_there_is_none(world, signed_in):
 
 
 # Experiment pages ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def detractors(world, open_case):
-    def detractors(tier=Tier.KEY, n=1):
-        account = f.AccountFactory(tier=tier, owner_id=world.owner.id)
-        return [
-            open_case(f.PersonFactory(account=account), nps=2, ratings=(5, 5, 5)) for _ in range(n)
-        ]
-
-    return detractors
 
 
 FORM = {
@@ -236,16 +206,6 @@ def test_results_show_the_difference_and_whether_its_interval_leaves_out_zero(wo
 
 # In chromium -----------------------------------------------------------------------------
 
-BIN = Path(sys.executable).parent
-SHOTS = os.environ.get("RELHEALTH_SHOTS")
-PHONE = {"width": 390, "height": 844}
-
-
-def _shot(page, name: str) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
-
 
 def _seed(now: dt.datetime) -> None:
     """Praise, detractor cases in three tiers and a draft experiment; committed."""
@@ -284,53 +244,9 @@ def live(tmp_path_factory):
     """A served database holding ``_seed``'s data: its base URL."""
     tmp = tmp_path_factory.mktemp("followup-live")
     with throwaway_database(tmp) as url:
-        instance = tmp / "instance"
-        app = make_app(url)
-        with app.app_context():
-            upgrade()
-            _seed(utcnow() - dt.timedelta(days=1))
-            db.session.remove()
-            db.engine.dispose()
-        env = {
-            **os.environ,
-            "RELHEALTH_DATABASE_URL": url,
-            "RELHEALTH_INSTANCE_PATH": str(instance),
-        }
-        port = _free_port()
-        log = (tmp / "server.log").open("w")
-        server = subprocess.Popen(
-            [BIN / "relhealth", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            _wait_for(port, server)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
-            log.close()
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(chromium):
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()
+        migrate(url, lambda: _seed(utcnow() - dt.timedelta(days=1)))
+        with served(live_env(url, tmp), tmp, workers=1) as base_url:
+            yield base_url
 
 
 @pytest.mark.browser
@@ -349,11 +265,11 @@ def test_in_chromium_an_experiment_is_started_finished_and_compared(page, live):
     form.get_by_label("to (inclusive)").fill("2026-02-01")
     form.get_by_role("button", name="Create draft").click()
     expect(page.locator("#x-period_end-error")).to_contain_text("must not end before it starts")
-    _shot(page, "experiments-form-error")
+    shot(page, "experiments-form-error")
 
     page.get_by_role("link", name="Call detractors within 48 hours").click()
     expect(page.get_by_text("9 detractor cases of this period are waiting")).to_be_visible()
-    _shot(page, "experiment-draft")
+    shot(page, "experiment-draft")
     page.get_by_role("button", name="Start the experiment").click()
     expect(page.locator(".flash-info")).to_contain_text("Started")
     rows = page.locator("table.arms-table tbody tr")
@@ -361,16 +277,16 @@ def test_in_chromium_an_experiment_is_started_finished_and_compared(page, live):
     expect(rows.last).to_contain_text("9")
     expect(page.locator(".results-table")).to_contain_text("insufficient")
     expect(page.get_by_text("the assignments match it")).to_be_visible()
-    _shot(page, "experiment-running")
+    shot(page, "experiment-running")
 
     page.get_by_role("button", name="Finish and release the control cases").click()
     expect(page.locator(".experiment-status")).to_have_text("finished")
     expect(page.locator(".events")).to_contain_text("released")
-    _shot(page, "experiment-finished")
+    shot(page, "experiment-finished")
 
 
 @pytest.mark.browser
-def test_in_chromium_the_praise_page_lists_who_was_named(page, live, chromium):
+def test_in_chromium_the_praise_page_lists_who_was_named(page, live, browser):
     from playwright.sync_api import expect
 
     sign_in(page, live, "admin@followup.test", f.PASSWORD)
@@ -381,15 +297,12 @@ def test_in_chromium_the_praise_page_lists_who_was_named(page, live, chromium):
     expect(row).to_contain_text("Acme <Corp>")
     expect(row).to_contain_text("went <b>far</b> beyond")  # the words as text, not markup
     expect(row).to_contain_text("close spelling")
-    _shot(page, "praise-desktop")
+    shot(page, "praise-desktop")
 
-    phone = chromium.new_context(viewport=PHONE, device_scale_factor=2).new_page()
-    try:
+    with new_page(browser, viewport=PHONE, device_scale_factor=2) as phone:
         sign_in(phone, live, "admin@followup.test", f.PASSWORD)
         phone.goto(f"{live}/praise")
-        _shot(phone, "praise-phone")
+        shot(phone, "praise-phone")
         phone.goto(f"{live}/experiments")
-        _shot(phone, "experiments-phone")
+        shot(phone, "experiments-phone")
         assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
-    finally:
-        phone.context.close()

@@ -1,8 +1,5 @@
 """The closed-loop dashboard (/closed-loop): through the client, then in chromium."""
 
-import os
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,19 +10,12 @@ from sqlalchemy.orm import Session
 from relhealth.auth.models import Role
 from relhealth.db import utcnow
 from relhealth.followup.models import CaseStatus
+from tests.databases import throwaway_database
 from tests.factories import PASSWORD, AccountFactory, UserFactory
 from tests.followup.test_kpis import days, hours, make_case
+from tests.live import live_env, migrate, new_page, served, shot, sign_in
 
 PAGE = "/closed-loop"
-
-
-@pytest.fixture
-def signed_in(client):
-    def sign_in(user):
-        client.post("/login", data={"email": user.email, "password": PASSWORD})
-        return client
-
-    return sign_in
 
 
 @pytest.fixture
@@ -123,9 +113,7 @@ def test_the_navigation_links_to_the_dashboard(signed_in):
 
 # In chromium ------------------------------------------------------------------------------------
 
-BIN = Path(sys.executable).parent
 # Set RELHEALTH_SHOTS=/tmp/shots to keep screenshots of the page at desktop and phone width.
-SHOTS = os.environ.get("RELHEALTH_SHOTS")
 
 
 def _seed_cases(url: str) -> None:
@@ -225,69 +213,19 @@ def _seed_cases(url: str) -> None:
 @pytest.fixture(scope="module")
 def kpi_server(tmp_path_factory):
     """A migrated database with three accounts and their cases in every state, served."""
-    from tests.databases import throwaway_database
-    from tests.web.conftest import _free_port, _wait_for
-
     tmp = tmp_path_factory.mktemp("kpi-live")
     with throwaway_database(tmp) as url:
-        env = {
-            **os.environ,
-            "RELHEALTH_DATABASE_URL": url,
-            "RELHEALTH_INSTANCE_PATH": str(tmp / "instance"),
-        }
-        subprocess.run(
-            [BIN / "relhealth", "db", "upgrade"],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        migrate(url)
         _seed_cases(url)
-        port = _free_port()
-        log = (tmp / "server.log").open("w")
-        server = subprocess.Popen(
-            [BIN / "relhealth", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            _wait_for(port, server)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
-            log.close()
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    from tests.web.conftest import CHROMIUM_ARGS
-
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
-
-
-def _shot(page, name: str) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
+        with served(live_env(url, tmp), tmp, workers=1) as base_url:
+            yield base_url
 
 
 @pytest.mark.browser
-def test_dashboard_in_chromium(chromium, kpi_server):
+def test_dashboard_in_chromium(browser, kpi_server):
     from playwright.sync_api import expect
 
-    from tests.web.conftest import sign_in
-
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    try:
+    with new_page(browser) as page:
         sign_in(page, kpi_server, "admin@kpi.test", PASSWORD)
         page.get_by_role("link", name="Closed loop", exact=True).click()
         expect(page.get_by_role("heading", name="Closing the loop")).to_be_visible()
@@ -311,7 +249,7 @@ def test_dashboard_in_chromium(chromium, kpi_server):
             "Delivery",
             "Billing",
         }
-        _shot(page, "closed-loop-desktop")
+        shot(page, "closed-loop-desktop")
 
         switch = page.get_by_role("navigation", name="Break the KPIs down by")
         switch.get_by_role("link", name="By account").click()
@@ -338,24 +276,15 @@ def test_dashboard_in_chromium(chromium, kpi_server):
         page.set_viewport_size({"width": 390, "height": 844})
         page.goto(f"{kpi_server}/closed-loop")
         expect(page.locator(".kpi-tiles")).to_be_visible()
-        _shot(page, "closed-loop-phone")
-    finally:
-        context.close()
+        shot(page, "closed-loop-phone")
 
 
 @pytest.mark.browser
-def test_a_viewer_without_accounts_sees_the_empty_state_in_chromium(chromium, kpi_server):
+def test_a_viewer_without_accounts_sees_the_empty_state_in_chromium(browser, kpi_server):
     from playwright.sync_api import expect
 
-    from tests.web.conftest import sign_in
-
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    try:
+    with new_page(browser) as page:
         sign_in(page, kpi_server, "nobody@kpi.test", PASSWORD)
         page.goto(f"{kpi_server}/closed-loop")
         expect(page.get_by_role("heading", name="No cases in this period")).to_be_visible()
-        _shot(page, "closed-loop-empty")
-    finally:
-        context.close()
+        shot(page, "closed-loop-empty")

@@ -1,14 +1,11 @@
 """The case inbox and the case page through the test client (forms, permissions, CSRF)."""
 
 import datetime as dt
-import os
 import re
-import subprocess
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from flask_migrate import upgrade
+from flask import current_app
 from sqlalchemy import func, select
 
 from relhealth.accounts.models import Tier
@@ -20,11 +17,10 @@ from relhealth.followup import service
 from relhealth.followup.models import ActivityKind, Case, CaseActivity, CaseStatus
 from relhealth.messaging.models import OutboxMessage
 from relhealth.surveys.models import Answer, QuestionType, Response, ResponseSource
-from tests.conftest import make_app
 from tests.databases import throwaway_database
 from tests.factories import PASSWORD, PersonFactory, UserFactory
 from tests.followup.conftest import NOW
-from tests.web.conftest import BIN, CHROMIUM_ARGS, _free_port, _wait_for, sign_in
+from tests.live import PHONE, live_env, migrate, new_page, served, shot, sign_in
 
 
 @pytest.fixture
@@ -36,15 +32,6 @@ def open_case(respond, settings):
         return service.open_cases_for_response(db.session, response.id, settings, now)[0]
 
     return open_case
-
-
-@pytest.fixture
-def signed_in(client):
-    def sign_in(user):
-        client.post("/login", data={"email": user.email, "password": PASSWORD})
-        return client
-
-    return sign_in
 
 
 def _csrf(html: bytes) -> str:
@@ -427,15 +414,7 @@ def test_the_navigation_links_to_the_inbox(signed_in, world):
 # A server of its own (gunicorn, like tests/web) over a small portfolio seeded here: the flow
 # does not depend on the demo's data. Set RELHEALTH_SHOTS=/tmp/shots to keep screenshots.
 
-SHOTS = os.environ.get("RELHEALTH_SHOTS")
-PHONE = {"width": 390, "height": 844}
 MANAGER = "mara@relhealth.test"
-
-
-def _shot(page, name: str) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
 
 
 def _builtin_answers(nps, ratings: dict[str, int], comment: str | None) -> list[Answer]:
@@ -470,59 +449,55 @@ def _builtin_answers(nps, ratings: dict[str, int], comment: str | None) -> list[
     return answers
 
 
-def _seed_portfolio(app) -> None:
+def _seed_portfolio() -> None:
     """A manager with two accounts and four open cases (one overdue); a colleague's account."""
     from tests import factories as f
 
-    with app.app_context():
-        manager = f.UserFactory(email=MANAGER, name="Mara Quinn", role=Role.ACCOUNT_MANAGER)
-        other = f.UserFactory(role=Role.ACCOUNT_MANAGER, name="Otto Other")
-        northwind = f.AccountFactory(
-            name="Northwind Traders",
-            owner_id=manager.id,
-            tier=Tier.STRATEGIC,
-            annual_value=Decimal("480000"),
-            lifetime_value=Decimal("2400000"),
+    manager = f.UserFactory(email=MANAGER, name="Mara Quinn", role=Role.ACCOUNT_MANAGER)
+    other = f.UserFactory(role=Role.ACCOUNT_MANAGER, name="Otto Other")
+    northwind = f.AccountFactory(
+        name="Northwind Traders",
+        owner_id=manager.id,
+        tier=Tier.STRATEGIC,
+        annual_value=Decimal("480000"),
+        lifetime_value=Decimal("2400000"),
+    )
+    contoso = f.AccountFactory(name="Contoso", owner_id=manager.id, annual_value=Decimal("90000"))
+    globex = f.AccountFactory(name="Globex", owner_id=other.id)
+    wave = f.WaveFactory(program=f.ProgramFactory())
+    people = [
+        (northwind, "Helena", "Marsh", "executive", 3, {"trust": 2, "value": 1}, LONG),
+        (northwind, "Ravi", "Patel", "manager", 5, {"responsiveness": 3}, None),
+        (contoso, "Jo", "Lindqvist", "senior", 4, {"communication": 1, "value": 3}, None),
+        (globex, "Gus", "Hidden", "staff", 1, {}, None),
+    ]
+    settings = service.settings_for(current_app.config)
+    now = utcnow()
+    for index, (account, first, last, level, nps, ratings, comment) in enumerate(people):
+        person = f.PersonFactory(
+            account=account,
+            first_name=first,
+            last_name=last,
+            seniority=level,
+            email=f"{first.lower()}@{account.name.split()[0].lower()}.test",
+            title="Head of Operations" if level == "executive" else "Buyer",
         )
-        contoso = f.AccountFactory(
-            name="Contoso", owner_id=manager.id, annual_value=Decimal("90000")
+        opened = now - dt.timedelta(hours=60 if index == 1 else 3 + index)
+        response = Response(
+            wave_id=wave.id,
+            survey_version_id=wave.survey_version_id,
+            person_id=person.id,
+            account_id=account.id,
+            side=person.side,
+            seniority=level,
+            submitted_at=opened,
+            source=ResponseSource.API,
+            answers=_builtin_answers(nps, ratings, comment),
         )
-        globex = f.AccountFactory(name="Globex", owner_id=other.id)
-        wave = f.WaveFactory(program=f.ProgramFactory())
-        people = [
-            (northwind, "Helena", "Marsh", "executive", 3, {"trust": 2, "value": 1}, LONG),
-            (northwind, "Ravi", "Patel", "manager", 5, {"responsiveness": 3}, None),
-            (contoso, "Jo", "Lindqvist", "senior", 4, {"communication": 1, "value": 3}, None),
-            (globex, "Gus", "Hidden", "staff", 1, {}, None),
-        ]
-        settings = service.settings_for(app.config)
-        now = utcnow()
-        for index, (account, first, last, level, nps, ratings, comment) in enumerate(people):
-            person = f.PersonFactory(
-                account=account,
-                first_name=first,
-                last_name=last,
-                seniority=level,
-                email=f"{first.lower()}@{account.name.split()[0].lower()}.test",
-                title="Head of Operations" if level == "executive" else "Buyer",
-            )
-            opened = now - dt.timedelta(hours=60 if index == 1 else 3 + index)
-            response = Response(
-                wave_id=wave.id,
-                survey_version_id=wave.survey_version_id,
-                person_id=person.id,
-                account_id=account.id,
-                side=person.side,
-                seniority=level,
-                submitted_at=opened,
-                source=ResponseSource.API,
-                answers=_builtin_answers(nps, ratings, comment),
-            )
-            db.session.add(response)
-            db.session.flush()
-            service.open_cases_for_response(db.session, response.id, settings, opened)
-        db.session.commit()
-        db.session.remove()
+        db.session.add(response)
+        db.session.flush()
+        service.open_cases_for_response(db.session, response.id, settings, opened)
+    db.session.commit()
 
 
 LONG = (
@@ -536,53 +511,16 @@ def case_server(tmp_path_factory):
     """Base URL of a gunicorn serving the seeded portfolio."""
     tmp = tmp_path_factory.mktemp("cases-live")
     with throwaway_database(tmp) as url:
-        live_app = make_app(url)
-        with live_app.app_context():
-            upgrade()
-        _seed_portfolio(live_app)
-        with live_app.app_context():
-            db.engine.dispose()
-        env = {
-            **os.environ,
-            "RELHEALTH_DATABASE_URL": url,
-            "RELHEALTH_INSTANCE_PATH": str(tmp / "instance"),
-        }
-        port = _free_port()
-        log = (tmp / "server.log").open("w")
-        server = subprocess.Popen(
-            [BIN / "relhealth", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            _wait_for(port, server)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
-            log.close()
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
+        migrate(url, _seed_portfolio)
+        with served(live_env(url, tmp), tmp) as base_url:
+            yield base_url
 
 
 @pytest.mark.browser
-def test_a_manager_works_the_top_case_from_the_inbox_to_resolved(chromium, case_server):
+def test_a_manager_works_the_top_case_from_the_inbox_to_resolved(browser, case_server):
     from playwright.sync_api import expect
 
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    try:
+    with new_page(browser) as page:
         sign_in(page, case_server, MANAGER, PASSWORD)
         page.get_by_role("link", name="Cases", exact=True).click()
         expect(page.get_by_role("heading", name="Cases", exact=True)).to_be_visible()
@@ -593,7 +531,7 @@ def test_a_manager_works_the_top_case_from_the_inbox_to_resolved(chromium, case_
         # Ravi's case was opened 60 hours ago: its first contact is overdue, so it leads.
         expect(rows.first).to_contain_text("Ravi Patel")
         expect(rows.first).to_contain_text("Contact overdue")
-        _shot(page, "cases-inbox-desktop")
+        shot(page, "cases-inbox-desktop")
 
         page.get_by_label("Overdue only").check()
         page.get_by_role("button", name="Filter").click()
@@ -606,7 +544,7 @@ def test_a_manager_works_the_top_case_from_the_inbox_to_resolved(chromium, case_
         expect(page.get_by_role("heading", level=1)).to_contain_text("Ravi Patel")
         expect(page.locator(".nps")).to_have_text("5")
         expect(page.get_by_role("heading", name="Why this priority")).to_be_visible()
-        _shot(page, "case-open-desktop")
+        shot(page, "case-open-desktop")
 
         log = page.locator("#log")
         log.get_by_label("Kind").select_option("call")
@@ -644,31 +582,24 @@ def test_a_manager_works_the_top_case_from_the_inbox_to_resolved(chromium, case_
         tell.get_by_role("button", name="Send").click()
         expect(page.locator(".case-head")).to_contain_text("respondent told")
         expect(page.locator("#tell")).to_contain_text("named support engineer")
-        _shot(page, "case-resolved-desktop")
+        shot(page, "case-resolved-desktop")
 
         page.goto(f"{case_server}/cases?status=resolved")
         expect(rows).to_have_count(1)
         expect(rows.first).to_contain_text("Resolved")
-    finally:
-        context.close()
 
 
 @pytest.mark.browser
-def test_the_inbox_and_a_case_fit_a_phone(chromium, case_server):
+def test_the_inbox_and_a_case_fit_a_phone(browser, case_server):
     from playwright.sync_api import expect
 
-    context = chromium.new_context(viewport=PHONE, device_scale_factor=2)
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    try:
+    with new_page(browser, viewport=PHONE, device_scale_factor=2) as page:
         sign_in(page, case_server, MANAGER, PASSWORD)
         page.goto(f"{case_server}/cases")
         expect(page.locator("table.case-table tbody tr").first).to_be_visible()
-        _shot(page, "cases-inbox-phone")
+        shot(page, "cases-inbox-phone")
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
         page.locator("a.case-link", has_text="Northwind Traders").last.click()
         expect(page.get_by_role("heading", name="What they said")).to_be_visible()
-        _shot(page, "case-phone")
+        shot(page, "case-phone")
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
-    finally:
-        context.close()

@@ -23,15 +23,6 @@ def account(manager):
     return f.AccountFactory(owner_id=manager.id, name="Acme Industries")
 
 
-@pytest.fixture
-def signed_in(client):
-    def sign_in(user):
-        client.post("/login", data={"email": user.email, "password": f.PASSWORD})
-        return client
-
-    return sign_in
-
-
 def count(model) -> int:
     return db.session.scalar(select(func.count()).select_from(model))
 

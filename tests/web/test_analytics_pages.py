@@ -1,24 +1,11 @@
 """The trends page and the portfolio dashboard driven in Debian's chromium on the demo data."""
 
-import os
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
-from tests.web.conftest import sign_in
+from tests.live import PHONE, shot, sign_in
 
 pytestmark = pytest.mark.browser
-
-# Set RELHEALTH_SHOTS=/tmp/shots to keep screenshots of the pages at desktop and phone width.
-SHOTS = os.environ.get("RELHEALTH_SHOTS")
-PHONE = {"width": 390, "height": 844}
-
-
-def _shot(page, name: str) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
 
 
 def _first_account(page, base_url: str) -> str:
@@ -34,7 +21,7 @@ def test_account_page_links_to_trends_and_the_breakdown_switches(page, live_serv
     expect(page.locator(".headline dt").first).to_have_text("Health index")
     expect(page.locator(".headline .n").first).to_contain_text("n=")
     assert page.locator("svg.chart-trend").count() == 1
-    _shot(page, "trends-desktop")
+    shot(page, "trends-desktop")
 
     switch = page.get_by_role("navigation", name="Break the trend down by")
     switch.get_by_role("link", name="Side").click()
@@ -47,13 +34,13 @@ def test_account_page_links_to_trends_and_the_breakdown_switches(page, live_serv
     switch.get_by_role("link", name="Seniority").click()
     assert "by=seniority" in page.url
     assert page.locator("svg.chart-heatmap").count() == 1
-    _shot(page, "trends-seniority-desktop")
+    shot(page, "trends-seniority-desktop")
 
     switch.get_by_role("link", name="Dimension").click()
     assert "by=dimension" in page.url
     panels = page.locator("svg.chart-trend text").evaluate_all("els => els.map(e => e.textContent)")
     assert "Their side" in panels
-    _shot(page, "trends-dimension-desktop")
+    shot(page, "trends-dimension-desktop")
 
     expect(page.get_by_role("heading", name="Ours vs theirs")).to_be_visible()
     # The gap chart needs both sides in the wave; the table says why a dimension is missing.
@@ -72,7 +59,7 @@ def test_portfolio_dashboard_ranks_accounts_and_filters_them(page, live_server):
     assert page.locator("svg.chart-portfolio").count() == 1
     rows = page.locator("table.portfolio-table tbody tr")
     assert rows.count() == 16
-    _shot(page, "portfolio-desktop")
+    shot(page, "portfolio-desktop")
     page.get_by_label("Kind").select_option("partner")
     page.get_by_role("button", name="Filter").click()
     assert "kind=partner" in page.url
@@ -87,12 +74,12 @@ def test_pages_fit_a_phone(browser, live_server):
     try:
         sign_in(page, live_server, "admin@relhealth.demo")
         page.goto(f"{live_server}/portfolio/health")
-        _shot(page, "portfolio-phone")
+        shot(page, "portfolio-phone")
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"] + 1  # nothing pushes the page sideways
         page.locator("table.portfolio-table tbody tr a").first.click()
         expect(page.get_by_role("heading", name="Scores per wave")).to_be_visible()
-        _shot(page, "trends-phone")
+        shot(page, "trends-phone")
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
     finally:
         context.close()
@@ -104,4 +91,4 @@ def test_the_map_shows_each_persons_latest_score(page, live_server):
     page.get_by_role("link", name="Stakeholder map").click()
     scored = page.locator("#map-canvas .node-score")
     assert scored.count() > 0
-    _shot(page, "map-scores-desktop")
+    shot(page, "map-scores-desktop")

@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.web.conftest import sign_in
+from tests.live import sign_in
 
 pytestmark = pytest.mark.browser
 
