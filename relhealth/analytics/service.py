@@ -449,6 +449,7 @@ def account_gaps(
     settings: AnalyticsSettings,
     *,
     wave_id: int | None = None,
+    answers: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """One period's internal-vs-external gap per dimension and top-vs-line gap per side.
 
@@ -459,8 +460,11 @@ def account_gaps(
     ``wave_id`` and ``wave_at`` (the chosen wave, else the period's latest; None without
     answers), ``wave_ids`` (every wave in the period), ``gaps``
     (``metrics.internal_external_gap``) and ``top_vs_line`` (``metrics.top_vs_line_gap``).
+    ``answers``: the account's answers (``load_answers``) when the caller has them already.
     """
-    answers, period = _pick_period(load_answers(session, account_ids=[account.id]), wave_id)
+    if answers is None:
+        answers = load_answers(session, account_ids=[account.id])
+    answers, period = _pick_period(answers, wave_id)
     return {
         **period,
         "gaps": metrics.internal_external_gap(answers, [], settings),
@@ -474,6 +478,8 @@ def account_panel(
     settings: AnalyticsSettings,
     *,
     program_id: int | None = None,
+    answers: pd.DataFrame | None = None,
+    invitations: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Panel change, NPS migration and drop-outs of an account's programs.
 
@@ -481,10 +487,14 @@ def account_panel(
     ``drop_outs``: in identified programs one row per person (with ``name``, ``people`` = 1);
     in confidential programs one row per wave with only the number of ``people``, because
     naming who fell silent next to small-group figures would undo the confidentiality.
+    ``answers`` and ``invitations``: the frames of that scope (all the account's programs, or
+    ``program_id``'s) when the caller has loaded them already.
     """
     programs = [program_id] if program_id is not None else None
-    answers = load_answers(session, account_ids=[account.id], program_ids=programs)
-    invitations = load_invitations(session, account_ids=[account.id], program_ids=programs)
+    if answers is None:
+        answers = load_answers(session, account_ids=[account.id], program_ids=programs)
+    if invitations is None:
+        invitations = load_invitations(session, account_ids=[account.id], program_ids=programs)
     return {
         "change": panel.panel_change(answers, settings),
         "migration": panel.migration_matrix(answers, settings),

@@ -61,14 +61,14 @@ def _svg(svg: str) -> Markup:
     return Markup(f'<img alt="{alt}" src="data:image/svg+xml;base64,{data}">')  # noqa: S704
 
 
-def _chart(png_url: str, title: str) -> Markup:
-    """A chart drawn at ``PRINT_DPI`` (a ``data:image/png`` URL) as an ``<img>`` named ``title``.
+def _chart(image_url: str, title: str) -> Markup:
+    """A chart drawn at ``PRINT_DPI`` (a ``data:image/jpeg`` URL) as an ``<img>`` named ``title``.
 
     Charts print as images rather than SVG: WeasyPrint draws an SVG chart node by node (every
     tick label is a text layout of its own), which made the charts most of a report's time;
     a bitmap it merely embeds. At ``PRINT_DPI`` the lines and 7 pt labels print sharp.
     """
-    return Markup('<img alt="{}" src="{}">').format(title, png_url)
+    return Markup('<img alt="{}" src="{}">').format(title, image_url)
 
 
 def dimension_label(key: object) -> str:
@@ -84,7 +84,7 @@ def dimension_trends(by_dimension: pd.DataFrame, per_chart: int = FACETS) -> lis
         chunk = dimensions[start : start + per_chart]
         title = ", ".join(dimension_label(d) for d in chunk)
         name = f"Their side and ours per wave: {title}"
-        png = charts.trend_chart(
+        image = charts.trend_chart(
             by_dimension[by_dimension["dimension"].isin(chunk).to_numpy(dtype=bool)],
             series="side",
             facet="dimension",
@@ -94,7 +94,7 @@ def dimension_trends(by_dimension: pd.DataFrame, per_chart: int = FACETS) -> lis
             title=name,
             dpi=PRINT_DPI,
         )
-        result.append({"title": title, "image": _chart(png, name)})
+        result.append({"title": title, "image": _chart(image, name)})
     return result
 
 
@@ -286,9 +286,11 @@ def account_content(
     by_dimension = trends.trend(answers, ["dimension", "side"], settings)
     theirs = answers[answers["side"].eq("external").fillna(False).to_numpy(dtype=bool)]
     by_seniority = trends.trend(theirs, "seniority", settings)
-    gaps = service.account_gaps(session, account, settings)
-    panel = service.account_panel(session, account, settings)
+    gaps = service.account_gaps(session, account, settings, answers=answers)
     invitations = service.load_invitations(session, account_ids=[account.id])
+    panel = service.account_panel(
+        session, account, settings, answers=answers, invitations=invitations
+    )
 
     content["headline"] = summaries.headline(metrics.health_per_wave(answers, settings), overall)
     content["period"] = gaps["period"]
@@ -368,7 +370,7 @@ def partner_content(
     }
     if not content["has_answers"]:
         return content
-    gaps = service.account_gaps(session, account, settings)
+    gaps = service.account_gaps(session, account, settings, answers=answers)
     by_dimension = trends.trend(answers, ["dimension", "side"], settings)
     content["period"] = gaps["period"]
     content["rows"] = [_gap_row(r) for r in summaries.records(gaps["gaps"])]

@@ -404,6 +404,29 @@ def test_gaps_compare_both_sides_of_one_period_across_programs(acme):
     assert trust["internal"] == pytest.approx((100 + 50 + 25) / 3)
 
 
+def test_gaps_and_panel_of_frames_already_loaded_are_those_they_would_load(acme):
+    """The account report loads an account's answers once and hands them on."""
+    settings = AnalyticsSettings()
+    account = acme.account
+    answers = service.load_answers(db.session, account_ids=[account.id])
+    invitations = service.load_invitations(db.session, account_ids=[account.id])
+
+    given = service.account_gaps(db.session, account, settings, answers=answers)
+    loaded = service.account_gaps(db.session, account, settings)
+    panel_given = service.account_panel(
+        db.session, account, settings, answers=answers, invitations=invitations
+    )
+    panel_loaded = service.account_panel(db.session, account, settings)
+
+    assert given["wave_ids"] == loaded["wave_ids"]
+    assert given["period"] == loaded["period"]
+    pd.testing.assert_frame_equal(given["gaps"], loaded["gaps"])
+    pd.testing.assert_frame_equal(given["top_vs_line"], loaded["top_vs_line"])
+    for name, table in panel_loaded.items():
+        pd.testing.assert_frame_equal(panel_given[name], table)
+    assert not panel_loaded["change"].empty
+
+
 def test_gaps_of_a_chosen_wave_cover_its_period(acme):
     w1, w2 = acme.waves
     pulse = closed_wave(f.ProgramFactory(), Q1 + dt.timedelta(days=10), "pulse-2026-01")
