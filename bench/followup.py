@@ -41,7 +41,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from analytics import _Database, _Given, build
+from analytics import _Database, _Given, _Statements, build, timed
 
 KPI_SECONDS, SUBMIT_MS = 1.0, 10.0
 STATUSES = (  # (status, share): most cases of two years have ended
@@ -149,15 +149,6 @@ def bulk_cases(session, count: int, now: dt.datetime, seed: int, root_causes) ->
 
 
 # Measuring -------------------------------------------------------------------------------------
-
-
-def timed(work, runs: int) -> list[float]:
-    seconds = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        work()
-        seconds.append(time.perf_counter() - started)
-    return seconds
 
 
 def measure_kpis(session, runs: int, now: dt.datetime) -> dict:
@@ -320,23 +311,6 @@ def measure_submissions(session, count: int) -> dict:
             session.scalars(sa.select(Case.id).where(Case.response_id == response.id)).all()
         )
     return {**times, "cases_opened": opened, "statements": statements}
-
-
-class _Statements:
-    """Count the SQL statements sent while the block runs."""
-
-    def __init__(self, engine):
-        self.engine, self.seen = engine, []
-
-    def __enter__(self):
-        sa.event.listen(self.engine, "before_cursor_execute", self._record)
-        return self.seen
-
-    def __exit__(self, *exc):
-        sa.event.remove(self.engine, "before_cursor_execute", self._record)
-
-    def _record(self, conn, cursor, statement, *args):
-        self.seen.append(statement)
 
 
 def measure(url: str, runs: int, submissions: int) -> dict:
