@@ -34,7 +34,7 @@ from relhealth.analytics.text import sentiment
 from relhealth.cohorts import rules
 from relhealth.cohorts.models import Invitation, InvitationStatus, Wave, WaveStatus
 from relhealth.cohorts.service import create_cohort, create_program, latest_version
-from relhealth.core import bulk
+from relhealth.core import bulk, memory
 from relhealth.demo import (
     DEMO_OPEN_DAYS,
     QUARTERS,
@@ -221,7 +221,7 @@ def bulk_survey_history(
     return counts
 
 
-@bulk.paused_gc()
+@memory.paused_gc()
 def _write_chunk(session, simulation, wave, version, members, quarter) -> dict[str, int]:
     """Invitations of ``members``, then the responses of those who answered, then answers."""
     invitations, given = [], []

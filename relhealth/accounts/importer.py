@@ -12,8 +12,6 @@ the rules are documented in the README, "CSV import".
 import csv
 import dataclasses
 import datetime as dt
-import functools
-import gc
 import io
 import re
 from collections import defaultdict, namedtuple
@@ -42,6 +40,7 @@ from relhealth.accounts.models import (
 from relhealth.accounts.rules import End, relationship_violation
 from relhealth.accounts.seniority import infer_seniority, ladder
 from relhealth.auth.models import User
+from relhealth.core import memory
 from relhealth.core.errors import InvalidInput
 from relhealth.core.time import today_utc
 from relhealth.db import utcnow
@@ -544,27 +543,6 @@ def _insert_rows(
     session.execute(insert(table).values(converted), rows)
 
 
-def _bulk(import_function):
-    """Run an import with the cyclic garbage collector paused.
-
-    Checking a large file builds millions of long-lived objects; a full collection every so
-    often would walk all of them again, making a 100,000-line import several times slower.
-    Nothing an import builds is cyclic garbage, so pausing the collector loses nothing.
-    """
-
-    @functools.wraps(import_function)
-    def run(*args, **kwargs):
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return import_function(*args, **kwargs)
-        finally:
-            if enabled:
-                gc.enable()
-
-    return run
-
-
 def _load(session: Session, model, fields: Sequence[str]) -> dict[int, tuple]:
     """Every record of ``model`` by id, as named tuples of ``fields``, in one query.
 
@@ -653,7 +631,7 @@ ACCOUNT_DEFAULTS = {
 _ACCOUNT_KEEP = frozenset({"crm_id", "name", "kind", *ACCOUNT_DEFAULTS})
 
 
-@_bulk
+@memory.paused_gc()
 def import_accounts(
     session: Session,
     source: ImportSource,
@@ -798,7 +776,7 @@ def _organisation(
     return side, account_id
 
 
-@_bulk
+@memory.paused_gc()
 def import_people(
     session: Session,
     source: ImportSource,
@@ -1018,7 +996,7 @@ KIND = {kind.value: kind for kind in RelationshipKind}
 _RELATIONSHIP_KEEP = frozenset({"strength"})
 
 
-@_bulk
+@memory.paused_gc()
 def import_relationships(
     session: Session,
     source: ImportSource,

@@ -11,7 +11,6 @@ whose readable accounts bound the scope (``None`` only for trusted callers such 
 """
 
 import datetime as dt
-import gc
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -43,6 +42,7 @@ from relhealth.analytics.metrics import AnalyticsSettings
 from relhealth.auth.models import User
 from relhealth.auth.permissions import readable_accounts
 from relhealth.cohorts.models import Confidentiality, Invitation, InvitationStatus, Program, Wave
+from relhealth.core import memory
 from relhealth.core.errors import InvalidInput
 from relhealth.surveys.models import Answer, QuestionType, Response
 
@@ -173,13 +173,8 @@ def _fetch(session: Session, stmt: Select) -> list[tuple]:
     allocating tens of thousands of them set off full collections over the whole process's
     heap, which cost more than fetching itself (bench/RESULTS.md, "Analytics").
     """
-    paused = gc.isenabled()
-    gc.disable()
-    try:
+    with memory.paused_gc():
         return session.connection().execute(stmt).all()
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _plain(column: ColumnElement, name: str | None = None) -> ColumnElement:

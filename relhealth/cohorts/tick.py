@@ -60,7 +60,7 @@ from relhealth.cohorts.models import (
     Wave,
     WaveStatus,
 )
-from relhealth.core import bulk
+from relhealth.core import bulk, memory
 from relhealth.core.time import today_utc
 from relhealth.core.tokens import new_token
 from relhealth.db import utcnow
@@ -418,7 +418,7 @@ def _recently_surveyed(session: Session, program: Program, wave: Wave) -> set[in
     )
 
 
-@bulk.paused_gc()
+@memory.paused_gc()
 def _invite(
     session: Session,
     program: Program,
@@ -614,7 +614,7 @@ def send_reminders(session: Session, now: dt.datetime, report: TickReport) -> No
         remind_wave(session, wave_id, now, report)
 
 
-@bulk.paused_gc()
+@memory.paused_gc()
 def remind_wave(session: Session, wave_id: int, now: dt.datetime, report: TickReport) -> int:
     """Send the reminder due at ``now`` to the wave's invited people who have not answered.
 

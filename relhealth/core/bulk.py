@@ -7,11 +7,9 @@ rows that all have the same keys. Python-side column defaults are not applied: g
 NOT NULL column.
 """
 
-import contextlib
 import enum
-import gc
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Table, func, insert, select
@@ -59,22 +57,6 @@ def _copy(session: Session, table: Table, rows: Iterable[dict[str, Any]]) -> int
 
 def _plain(value: Any) -> Any:
     return value.value if isinstance(value, enum.Enum) else value
-
-
-@contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a large batch is built and written.
-
-    A wave of 100,000 invitations creates millions of long-lived objects; full collections
-    would walk them again and again. Nothing such a batch makes is cyclic garbage.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def reserve_ids(session: Session, table: Table, count: int) -> list[int]:

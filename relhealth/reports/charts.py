@@ -2,7 +2,7 @@
 the PDF reports into JPEG images of the same drawing.
 
 Pure: metric frames (``trends.trend``, ``metrics.internal_external_gap``, the portfolio summary)
-in, an SVG document out (with ``dpi``: a ``data:image/jpeg`` URL at that resolution), so the web
+in, an SVG document out (with ``dpi``: the JPEG bytes of it at that resolution), so the web
 pages inline the same chart the PDF reports print. Every chart shows its n; a point whose
 status is not ``"ok"`` (too few respondents, or suppressed in a confidential program) is a
 labelled gap, never a zero.
@@ -25,7 +25,6 @@ text (account names, dimension labels) from being read as mathtext. The output h
 and no external reference: ids are prefixed per chart so several charts can share one page.
 """
 
-import base64
 import hashlib
 import io
 import math
@@ -209,9 +208,9 @@ def _render(
     *,
     dpi: int | None = None,
     layout: str | None = "constrained",
-) -> str:
-    """Draw ``build(fig)`` on a fresh figure: an inline-ready SVG document, or with ``dpi`` a
-    ``data:image/jpeg`` URL of the same drawing at that resolution.
+) -> str | bytes:
+    """Draw ``build(fig)`` on a fresh figure: an inline-ready SVG document, or with ``dpi`` the
+    JPEG bytes of the same drawing at that resolution.
 
     ``layout=None`` is for charts that place their axes themselves, in inches (the trend, gap
     and heatmap charts): constrained layout measures every text of the figure over again and
@@ -223,7 +222,7 @@ def _render(
             canvas = FigureCanvasAgg(figure)
             build(figure)
             canvas.draw()
-            return _bitmap_url(canvas)
+            return _jpeg(canvas)
         buffer = io.StringIO()
         FigureCanvasSVG(figure)
         build(figure)
@@ -235,8 +234,8 @@ def _render(
     return _tidy(buffer.getvalue(), kind, title)
 
 
-def _bitmap_url(canvas: FigureCanvasAgg) -> str:
-    """The drawn canvas as a ``data:image/jpeg`` URL, at quality 92 without chroma subsampling.
+def _jpeg(canvas: FigureCanvasAgg) -> bytes:
+    """The drawn canvas as a JPEG, at quality 92 without chroma subsampling.
 
     JPEG because WeasyPrint embeds a JPEG's bytes as they are, where it decodes a PNG and
     compresses its pixels again for the PDF (~0.1 s a chart at 200 dpi); without subsampling
@@ -248,7 +247,7 @@ def _bitmap_url(canvas: FigureCanvasAgg) -> str:
     ).convert("RGB")
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=92, subsampling=0)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return buffer.getvalue()
 
 
 def _tidy(svg: str, kind: str, title: str | None) -> str:
@@ -284,7 +283,7 @@ def _xml_attr(text: str) -> str:
 
 def empty_chart(
     message: str, *, title: str | None = None, hint: str = "", dpi: int | None = None
-) -> str:
+) -> str | bytes:
     """A small chart that says why there is nothing to draw (for reports; pages say it in HTML).
 
     As for every chart, ``title`` is the drawing's accessible name; the visible heading is
@@ -560,7 +559,7 @@ def trend_chart(
     facet_order: Sequence | None = None,
     y_label: str | None = None,
     dpi: int | None = None,
-) -> str:
+) -> str | bytes:
     """Lines over the waves of a ``trends.trend`` frame, one per ``series`` value, with the
     95% CI as a band; one small panel per ``facet`` value (e.g. a dimension) when given.
 
@@ -676,7 +675,7 @@ def gap_chart(
     title: str | None = None,
     labels: Mapping[str, str] | None = None,
     dpi: int | None = None,
-) -> str:
+) -> str | bytes:
     """How we rate each dimension (internal, y) against how they do (external, x).
 
     Reads one ``metrics.internal_external_gap`` row per dimension: ``dimension``,
@@ -844,7 +843,7 @@ def heatmap_chart(
     title: str | None = None,
     labels: Mapping[str, str] | None = None,
     dpi: int | None = None,
-) -> str:
+) -> str | bytes:
     """A grid of scores, one row per ``row`` value (seniority by default), one column per wave,
     each cell with its score and n; cells that are not ``ok`` are grey and say why."""
     if frame.empty:
@@ -946,7 +945,7 @@ def portfolio_chart(
     limit: int = 20,
     title: str | None = None,
     dpi: int | None = None,
-) -> str:
+) -> str | bytes:
     """Accounts ranked by health, worst at the top, with each one's n and change, and beside
     it the money at stake (``value``). Accounts without a score say why instead of a bar."""
     if summary.empty:

@@ -7,7 +7,6 @@ once and handed to the same pure functions ``service.account_trends`` uses), the
 ``relhealth.accounts``. This module only picks, orders and words them for paper.
 """
 
-import base64
 import datetime as dt
 import re
 from collections.abc import Mapping
@@ -28,6 +27,7 @@ from relhealth.analytics.people import map_scores
 from relhealth.auth.models import User
 from relhealth.followup import kpis, stories
 from relhealth.reports import charts
+from relhealth.reports.render import Images
 
 SIDES = {"external": "Their side", "internal": "Our side"}
 QUADRANT_LABELS = {
@@ -47,8 +47,8 @@ FACETS = 4  # dimension panels per trend chart: two rows of two fill a page
 PRINT_DPI = 200  # the charts' resolution on paper
 
 
-def _svg(svg: str) -> Markup:
-    """An SVG drawing (the stakeholder map) as an ``<img>`` with a ``data:`` URL.
+def _svg(images: Images, svg: str) -> Markup:
+    """An SVG drawing (the stakeholder map) as an ``<img>`` of the report's ``images``.
 
     The same drawing as inline SVG, but WeasyPrint lays an image out once instead of as a tree
     of boxes. Its text stays selectable.
@@ -57,25 +57,28 @@ def _svg(svg: str) -> Markup:
         svg = svg.replace("<svg ", f'<svg xmlns="{_SVG_NS}" xmlns:xlink="{_XLINK_NS}" ', 1)
     label = _LABEL.search(svg)
     alt = Markup(label.group(1)) if label else "chart"  # noqa: S704 -- already an escaped attribute
-    data = base64.b64encode(svg.encode()).decode()
-    return Markup(f'<img alt="{alt}" src="data:image/svg+xml;base64,{data}">')  # noqa: S704
+    url = images.add(svg.encode(), "image/svg+xml")
+    return Markup(f'<img alt="{alt}" src="{url}">')  # noqa: S704 -- url is ours, alt escaped
 
 
-def _chart(image_url: str, title: str) -> Markup:
-    """A chart drawn at ``PRINT_DPI`` (a ``data:image/jpeg`` URL) as an ``<img>`` named ``title``.
+def _chart(images: Images, jpeg: bytes, title: str) -> Markup:
+    """A chart drawn at ``PRINT_DPI`` (JPEG bytes) as an ``<img>`` of the report's ``images``,
+    named ``title``.
 
     Charts print as images rather than SVG: WeasyPrint draws an SVG chart node by node (every
     tick label is a text layout of its own), which made the charts most of a report's time;
     a bitmap it merely embeds. At ``PRINT_DPI`` the lines and 7 pt labels print sharp.
     """
-    return Markup('<img alt="{}" src="{}">').format(title, image_url)
+    return Markup('<img alt="{}" src="{}">').format(title, images.add(jpeg, "image/jpeg"))
 
 
 def dimension_label(key: object) -> str:
     return charts.label_of(key)
 
 
-def dimension_trends(by_dimension: pd.DataFrame, per_chart: int = FACETS) -> list[dict]:
+def dimension_trends(
+    by_dimension: pd.DataFrame, images: Images, per_chart: int = FACETS
+) -> list[dict]:
     """Their side and ours per wave, one small panel per dimension, ``per_chart`` panels (two
     rows) to a chart so each chart fits on a page."""
     dimensions = sorted(by_dimension["dimension"].dropna().unique(), key=str)
@@ -94,7 +97,7 @@ def dimension_trends(by_dimension: pd.DataFrame, per_chart: int = FACETS) -> lis
             title=name,
             dpi=PRINT_DPI,
         )
-        result.append({"title": title, "image": _chart(image, name)})
+        result.append({"title": title, "image": _chart(images, image, name)})
     return result
 
 
@@ -155,7 +158,7 @@ def _gap_row(row: dict) -> dict:
     }
 
 
-def _coverage(session: Session, account: Account, answers: pd.DataFrame) -> dict:
+def _coverage(session: Session, account: Account, answers: pd.DataFrame, images: Images) -> dict:
     settings = accounts_service.graph_settings()
     stakeholders, figures = accounts_service.account_map(session, account, settings.today)
     scores, sentiment = map_scores(answers)
@@ -168,6 +171,7 @@ def _coverage(session: Session, account: Account, answers: pd.DataFrame) -> dict
     return {
         "metrics": figures,
         "svg": _svg(
+            images,
             render_map(
                 stakeholders,
                 figures,
@@ -176,7 +180,7 @@ def _coverage(session: Session, account: Account, answers: pd.DataFrame) -> dict
                 sentiment=sentiment,
                 ladder=settings.ladder,
                 max_width=MAP_WIDTH,
-            )
+            ),
         ),
         "uncovered_executives": [name(p) for p in figures["uncovered"]["executives"]],
         "uncovered_decision_makers": [name(p) for p in figures["uncovered"]["decision_makers"]],
@@ -272,12 +276,14 @@ def account_content(
 ) -> dict[str, Any]:
     """Everything the account relationship report shows (``templates/reports/account.html``)."""
     answers = service.load_answers(session, account_ids=[account.id])
+    images = Images()
     content: dict[str, Any] = {
         "cover": _cover(account, now, "Account relationship report"),
         "account": account,
         "settings": settings,
+        "images": images,
         "has_answers": not metrics.numeric_answers(answers).empty,
-        "coverage": _coverage(session, account, answers),
+        "coverage": _coverage(session, account, answers, images),
     }
     if not content["has_answers"]:
         return content
@@ -304,9 +310,10 @@ def account_content(
         {**r, "side_label": SIDES.get(r["side"], r["side"])}
         for r in summaries.records(gaps["top_vs_line"])
     ]
-    content["trend_charts"] = dimension_trends(by_dimension)
+    content["trend_charts"] = dimension_trends(by_dimension, images)
     title = "Ours vs theirs per dimension"
     content["gap_chart"] = _chart(
+        images,
         charts.gap_chart(
             gaps["gaps"],
             high_line=settings.high_line,
@@ -318,6 +325,7 @@ def account_content(
     )
     title = "Their side: scores by seniority and wave"
     content["heatmap_chart"] = _chart(
+        images,
         charts.heatmap_chart(
             by_seniority, row="seniority", row_order=ladder(), title=title, dpi=PRINT_DPI
         ),
@@ -362,10 +370,12 @@ def partner_content(
 
         raise InvalidInput(f"{account.name} is a customer: the two-way report is for partners.")
     answers = service.load_answers(session, account_ids=[account.id])
+    images = Images()
     content: dict[str, Any] = {
         "cover": _cover(account, now, "Partnership two-way report"),
         "account": account,
         "settings": settings,
+        "images": images,
         "has_answers": not metrics.numeric_answers(answers).empty,
     }
     if not content["has_answers"]:
@@ -384,6 +394,7 @@ def partner_content(
     }
     title = "How each side rates the partnership"
     content["gap_chart"] = _chart(
+        images,
         charts.gap_chart(
             gaps["gaps"],
             high_line=settings.high_line,
@@ -393,7 +404,7 @@ def partner_content(
         ),
         title,
     )
-    content["trend_charts"] = dimension_trends(by_dimension)
+    content["trend_charts"] = dimension_trends(by_dimension, images)
     content["method"] = _method(answers, settings)
     return content
 
@@ -420,9 +431,11 @@ def portfolio_content(
     by_risk = [r for r in rows if r.get("value_at_risk") is not None]
     by_risk.sort(key=lambda r: -r["value_at_risk"])
     scored = [r for r in rows if r.get("health_status") == "ok"]
+    images = Images()
     content: dict[str, Any] = {
         "cover": _cover(None, now, "Portfolio relationship report"),
         "settings": settings,
+        "images": images,
         "filters": {k: v for k, v in filters.items() if v not in (None, "")},
         "rows": rows,
         "scored": len(scored),
@@ -437,6 +450,7 @@ def portfolio_content(
     }
     title = "Accounts by health, with value at risk"
     content["portfolio_chart"] = _chart(
+        images,
         charts.portfolio_chart(
             summary.assign(status=summary["health_status"]) if not summary.empty else summary,
             change="health_change" if "health_change" in summary else None,

@@ -2,6 +2,10 @@
 
 Each function returns the PDF's bytes; archiving, scheduling and e-mailing them is
 ``reports.tasks``' business. Callers pass the session; nothing here writes to the database.
+
+A report is drawn with the cyclic garbage collector paused (``core.memory``): charts, map and
+layout allocate about a million objects, which set off full collections over the whole
+process's heap, ~15% of a report's time (bench/RESULTS.md, "Reports").
 """
 
 import datetime as dt
@@ -15,6 +19,7 @@ from relhealth.accounts.models import Account
 from relhealth.analytics import service as analytics_service
 from relhealth.analytics.metrics import AnalyticsSettings
 from relhealth.auth.models import User
+from relhealth.core import memory
 from relhealth.reports import content, render
 
 
@@ -52,9 +57,12 @@ def _now(now: dt.datetime | None) -> dt.datetime:
 
 
 def _pdf(template: str, context: Mapping[str, Any]) -> bytes:
-    return render.pdf_bytes(render_template(template, **_helpers(), **context))
+    return render.pdf_bytes(
+        render_template(template, **_helpers(), **context), images=context["images"]
+    )
 
 
+@memory.paused_gc()
 def render_account_report(
     session,
     account: Account,
@@ -69,6 +77,7 @@ def render_account_report(
     return _pdf("reports/account.html", context)
 
 
+@memory.paused_gc()
 def render_partner_report(
     session,
     account: Account,
@@ -84,6 +93,7 @@ def render_partner_report(
     return _pdf("reports/partner.html", context)
 
 
+@memory.paused_gc()
 def render_portfolio_report(
     session,
     user: User,

@@ -116,6 +116,35 @@ def test_the_fetcher_serves_package_assets_and_refuses_the_rest():
     assert fetcher("data:text/plain,hi").read() == b"hi"
 
 
+def test_a_report_s_pictures_are_served_by_number_and_nothing_else_under_that_scheme():
+    images = render.Images()
+    first = images.add(b"<svg/>", "image/svg+xml")
+    second = images.add(b"\xff\xd8jpeg", "image/jpeg")
+    assert (first, second) == ("relhealth-image:1", "relhealth-image:2")
+    fetcher = render.AssetFetcher(images=images)
+    response = fetcher(second)
+    assert response.read() == b"\xff\xd8jpeg"
+    assert response.content_type == "image/jpeg"
+    for url in ("relhealth-image:0", "relhealth-image:3", "relhealth-image:-1", "relhealth-image:"):
+        with pytest.raises(render.RefusedResource):
+            fetcher(url)
+    with pytest.raises(render.RefusedResource):
+        render.AssetFetcher()(first)  # another report's fetcher knows none of these
+
+
+def test_pictures_print_from_the_report_s_images(tmp_path):
+    images = render.Images()
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="200" height="40">'
+        '<text x="5" y="25" font-size="14">Drawn from images</text></svg>'
+    )
+    url = images.add(svg.encode(), "image/svg+xml")
+    fetcher = render.AssetFetcher(images=images)
+    pdf = render.pdf_bytes(_document(f'<img alt="map" src="{url}">'), fetcher=fetcher)
+    assert "Drawn from images" in _text(pdf, tmp_path)
+    assert fetcher.refused == []
+
+
 def test_pages_are_a4_with_numbers_and_running_headers(tmp_path):
     body = (
         '<span class="running running-account">Acme &amp; Co</span>'
