@@ -391,32 +391,19 @@ def _trend_panel(
                     significant.append(index)
             else:
                 any_gap = True
-                text = gap_label(status, n)
-                if not scored:
-                    short = "supp." if status == SUPPRESSED else text
-                    cells[index] = (short, RED if status == SUPPRESSED else INK_SOFT, "italic")
-                    continue
-                short = "supp." if status == SUPPRESSED else text
+                # Why there is no score is said once, in the n table under the panel.
+                short = "supp." if status == SUPPRESSED else gap_label(status, n)
                 cells[index] = (short, RED if status == SUPPRESSED else INK_SOFT, "italic")
-                ax.plot(
-                    index,
-                    0.05 + 0.075 * row_index,
-                    marker="x",
-                    color=colour,
-                    markersize=5,
-                    transform=bottom,
-                    clip_on=False,
-                )
-                ax.text(
-                    index + 0.09,
-                    0.05 + 0.075 * row_index,
-                    text,
-                    transform=bottom,
-                    fontsize=7,
-                    color=colour,
-                    style="italic",
-                    va="center",
-                )
+                if scored:
+                    ax.plot(
+                        index,
+                        0.05 + 0.075 * row_index,
+                        marker="x",
+                        color=colour,
+                        markersize=5,
+                        transform=bottom,
+                        clip_on=False,
+                    )
         with np.errstate(invalid="ignore"):
             ax.fill_between(xs, low, high, color=colour, alpha=0.13, linewidth=0)
         ax.plot(xs, y, color=colour, linewidth=1.9, marker="o", markersize=3.8)
@@ -648,23 +635,26 @@ def trend_chart(
 # The internal-vs-external gap ----------------------------------------------------------------
 
 
-def _spread(positions: list[float], gap: float, low: float, high: float) -> list[float]:
-    """Nudge label positions apart so that neighbours are at least ``gap`` apart."""
-    order = sorted(range(len(positions)), key=lambda i: positions[i])
+def _spread(
+    positions: Sequence[float],
+    gap: float,
+    low: float,
+    high: float,
+    ties: Sequence[float] | None = None,
+) -> list[float]:
+    """Label positions nudged apart so that neighbours are at least ``gap`` apart, within
+    ``low``..``high``: climbing from the lowest in the positions' order, ``ties`` (ascending)
+    from lower to upper among equal ones; where the climb runs out of room at ``high``, the
+    same downwards from the highest, ``ties`` from upper to lower."""
+    order = sorted(range(len(positions)), key=lambda i: (positions[i], ties[i] if ties else 0))
     placed = [0.0] * len(positions)
     last = -math.inf
     for i in order:
-        placed[i] = max(positions[i], last + gap)
+        placed[i] = max(positions[i], low, last + gap)
         last = placed[i]
-    overflow = max(0.0, last - high)
-    if overflow:
-        for i in order:
-            placed[i] -= overflow
-        last = math.inf
-        for i in reversed(order):
-            placed[i] = min(placed[i], last - gap)
-            last = placed[i]
-    return [max(low, p) for p in placed]
+    if last <= high:
+        return placed
+    return [-p for p in _spread([-p for p in positions], gap, -high, math.inf, ties)]
 
 
 def gap_chart(
@@ -762,7 +752,6 @@ def gap_chart(
         ax.plot(diagonal, diagonal, color=MUTED, linewidth=0.9, linestyle="--")
         ax.axvline(high_line, color=INK_SOFT, linewidth=0.9)
         ax.axhline(high_line, color=INK_SOFT, linewidth=0.9)
-        text_x, text_y, sides = [], [], []
         for record in shown:
             colour = GAP_CLASS_COLOURS.get(str(record.get("gap_class")), INK)
             ax.plot(
@@ -774,11 +763,28 @@ def gap_chart(
                 markeredgecolor="#ffffff",
                 zorder=3,
             )
-            right = record["external"] < low + (high - low) * 0.62
-            text_x.append(record["external"] + (1.8 if right else -1.8))
-            text_y.append(record["internal"])
-            sides.append(right)
-        placed = _spread(text_y, (high - low) * 0.075, low + 2, high - 2)
+        # Labels stand in two columns, right of the points in the left part of the plot and
+        # left of the others, each column clear of its own points and spread apart
+        # vertically in the points' order, so no label covers a point and leaders seldom cross.
+        sides = [bool(r["external"] < low + (high - low) * 0.62) for r in shown]
+        text_x, placed = [0.0] * len(shown), [0.0] * len(shown)
+        for right in (True, False):
+            group = [i for i, side in enumerate(sides) if side is right]
+            if not group:
+                continue
+            xs = [shown[i]["external"] for i in group]
+            column = max(xs) + 2.5 if right else min(xs) - 2.5
+            spread = _spread(
+                [shown[i]["internal"] for i in group],
+                (high - low) * 0.075,
+                low + 2,
+                high - 2,
+                # Of points at one height the farther one takes the upper label: the labels
+                # climb from their points, so that way their leaders do not cross.
+                ties=[abs(column - x) for x in xs],
+            )
+            for i, y in zip(group, spread, strict=True):
+                text_x[i], placed[i] = column, y
         for record, x, y, right in zip(shown, text_x, placed, sides, strict=True):
             n_ext, n_int = _respondents(record, "external"), _respondents(record, "internal")
             ax.annotate(

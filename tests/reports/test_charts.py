@@ -135,9 +135,12 @@ def test_trend_gaps_are_labelled_not_drawn_as_zero():
     frame = _trend({("external", 1): ("insufficient", 2), ("internal", 2): ("suppressed", None)})
     svg = charts.trend_chart(frame, series="side")
     texts = _texts(svg)
-    assert "n=2" in texts  # the insufficient point says its n
-    assert "suppressed" in texts
-    assert any("insufficient signal" in t for t in texts)
+    assert "n=2" in texts  # the insufficient point's n, in the table under the panel
+    assert "supp." in texts
+    assert any("insufficient signal" in t and "suppressed" in t for t in texts)  # the key
+    cross = 'd="M -2.5 2.5 \nL 2.5 -2.5 \nM -2.5 -2.5 \nL 2.5 2.5 \n"'  # matplotlib's "x"
+    assert cross in svg  # the missing point is marked on the panel
+    assert cross not in charts.trend_chart(_trend(), series="side")
     # The y axis never reaches down to 0: no gap was drawn as a zero score.
     ticks = [float(t.replace("\u2212", "-")) for t in texts if re.fullmatch(r"\u2212?\d+", t)]
     assert min(ticks) > 0
@@ -240,3 +243,14 @@ def test_the_fixed_layouts_make_room_for_long_labels():
         ink = np.asarray(_bitmap(jpeg).convert("L")) < 200
         columns = np.flatnonzero(ink.any(axis=0))
         assert columns[0] > 0  # the row names start inside the picture, not cut off at its edge
+
+
+def test_crowded_gap_labels_stand_apart_in_their_points_order():
+    # Three points at one height and one below: the labels climb from their points, the
+    # farther point of a tie taking the upper label (its leader then crosses no other).
+    placed = charts._spread([50, 50, 50, 40], gap=5, low=30, high=100, ties=[3, 1, 2, 0])
+    assert placed == [60, 50, 55, 40]
+    # No room left above: the stack hangs down from the top instead, ties reversed.
+    placed = charts._spread([98, 98, 98], gap=5, low=30, high=98, ties=[3, 1, 2])
+    assert placed == [88, 98, 93]
+    assert charts._spread([10], gap=5, low=30, high=98) == [30]  # kept inside the plot
