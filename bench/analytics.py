@@ -141,6 +141,11 @@ def build(url: str, accounts: int, seed: int, widened: bool) -> dict:
 # Measuring (in a child process) -----------------------------------------------------------------
 
 
+def load_average() -> str:
+    """The machine's 1, 5 and 15 minute load averages, for the figures' context."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def _status_kib(field: str) -> int:
     status = Path("/proc/self/status").read_text()
     return int(next(line.split()[1] for line in status.splitlines() if line.startswith(field)))
@@ -401,7 +406,7 @@ def main() -> int:
         f"# Analytics benchmark: {args.accounts:,} accounts, {args.backend}"
         f"\nMachine: {os.cpu_count()} cores, Python {platform.python_version()},"
         f" {platform.system()} {platform.release()}; load average before:"
-        f" {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+        f" {load_average()}"
     )
     with tempfile.TemporaryDirectory(prefix="relhealth-bench-") as tmp:
         env = {**os.environ, "RELHEALTH_INSTANCE_PATH": str(Path(tmp) / "instance")}
@@ -427,7 +432,7 @@ def main() -> int:
             return 1
         measured = json.loads(child.stdout.strip().splitlines()[-1])
         print_report(built, measured, args.backend, args.runs)
-        print(f"\nLoad average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print(f"\nLoad average after: {load_average()}")
     return 0
 
 

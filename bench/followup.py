@@ -41,7 +41,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from analytics import _Database, _Given, _Statements, build, timed
+from analytics import _Database, _Given, _Statements, build, load_average, timed
 
 KPI_SECONDS, SUBMIT_MS = 1.0, 10.0
 STATUSES = (  # (status, share): most cases of two years have ended
@@ -51,15 +51,6 @@ STATUSES = (  # (status, share): most cases of two years have ended
     ("contacted", 0.10),
     ("open", 0.15),
 )
-
-
-def _uptime() -> str:
-    try:
-        return subprocess.run(
-            ["uptime"], capture_output=True, text=True, check=False
-        ).stdout.strip()
-    except OSError:
-        return "load average: " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 # Building the cases -----------------------------------------------------------------------------
@@ -415,7 +406,7 @@ def main() -> int:
     print(
         f"# Closed-loop benchmark: {args.cases:,} cases, {args.accounts:,} accounts, PostgreSQL"
         f"\nMachine: {os.cpu_count()} cores, Python {platform.python_version()},"
-        f" {platform.system()} {platform.release()}\nBefore: {_uptime()}"
+        f" {platform.system()} {platform.release()}\nLoad average before: {load_average()}"
     )
     with tempfile.TemporaryDirectory(prefix="relhealth-bench-") as tmp:
         env = {**os.environ, "RELHEALTH_INSTANCE_PATH": str(Path(tmp) / "instance")}
@@ -450,7 +441,7 @@ def main() -> int:
             return 1
         measured = json.loads(child.stdout.strip().splitlines()[-1])
         print_report(built, added, measured, args.runs)
-        print(f"\nAfter: {_uptime()}")
+        print(f"\nLoad average after: {load_average()}")
     return 0
 
 

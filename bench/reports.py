@@ -45,14 +45,10 @@ from pathlib import Path
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from analytics import _Database, _Given, build, peak_growth_mb
+from analytics import _Database, _Given, build, load_average, peak_growth_mb
 
 ACCOUNT_SECONDS, ACCOUNT_MB, PORTFOLIO_SECONDS = 2.0, 500, 20.0
 RELHEALTH = Path(sys.executable).with_name("relhealth")
-
-
-def _load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 # Measuring (in a child process) -----------------------------------------------------------------
@@ -198,7 +194,7 @@ def celery_run(url: str, broker: str, env: dict, count: int, workers: int, log: 
         processes = [_worker(env, log) for _ in range(workers)]
         try:
             time.sleep(8)  # let the workers start (imports, pool fork) before the clock starts
-            load_before = _load()
+            load_before = load_average()
             started = time.perf_counter()
             ids = []
             for account in accounts:
@@ -237,7 +233,7 @@ def celery_run(url: str, broker: str, env: dict, count: int, workers: int, log: 
         "pending": len(pending),
         "statuses": {str(getattr(k, "value", k)): v for k, v in statuses.items()},
         "load_before": load_before,
-        "load_after": _load(),
+        "load_after": load_average(),
     }
 
 
@@ -313,7 +309,7 @@ def main() -> int:
     print(
         f"# Reports benchmark: {args.accounts:,} accounts, postgresql"
         f"\nMachine: {os.cpu_count()} cores, Python {platform.python_version()},"
-        f" {platform.system()} {platform.release()}; load average before: {_load()}"
+        f" {platform.system()} {platform.release()}; load average before: {load_average()}"
     )
     with tempfile.TemporaryDirectory(prefix="relhealth-bench-") as tmp:
         env = {**os.environ, "RELHEALTH_INSTANCE_PATH": str(Path(tmp) / "instance")}
@@ -355,7 +351,7 @@ def main() -> int:
                 if any(run["pending"] or set(run["statuses"]) != {"done"} for run in celery):
                     print(f"Worker log tail:\n{log.read_text()[-3000:]}")
         print_report(built, measured, celery)
-        print(f"\nLoad average after: {_load()}")
+        print(f"\nLoad average after: {load_average()}")
     return 0
 
 

@@ -91,8 +91,13 @@ def _schedule_label(rule: str) -> str:
 def _page(ask: ReportForm, subscribe: SubscribeForm, status: int = 200):
     reports, _ = jobs.list_reports(db.session, current_user, 1, RECENT)
     subs, _ = subscriptions.list_subscriptions(db.session, current_user, 1, 200)
+    # The names of the accounts these are about (an ended account's too, which the forms
+    # no longer offer).
+    ids = {row.account_id for row in (*reports, *subs)} - {None}
     names = (
-        dict(db.session.execute(select(Account.id, Account.name)).all()) if subs or reports else {}
+        dict(db.session.execute(select(Account.id, Account.name).where(Account.id.in_(ids))).all())
+        if ids
+        else {}
     )
     return (
         render_template(
