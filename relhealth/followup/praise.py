@@ -40,10 +40,11 @@ from relhealth.auth.models import User
 from relhealth.auth.permissions import readable_accounts
 from relhealth.cohorts.models import Confidentiality, Program, Wave
 from relhealth.core.pagination import page_of, sorted_by
+from relhealth.followup import rules
 from relhealth.followup.models import Praise, PraiseMatch
 from relhealth.followup.rules import FollowupSettings
 from relhealth.messaging.service import queue_message, render_message
-from relhealth.surveys.models import Answer, QuestionType, Response
+from relhealth.surveys.models import Answer, Response
 
 QUESTION_KEY = "made_a_difference"
 # A response is positive when its NPS is at least this (a passive or a promoter) ...
@@ -198,13 +199,11 @@ def find_named_staff(
 def is_positive(answers: Iterable[Answer]) -> bool:
     """Not a detractor: NPS >= 7, or no NPS and a mean scaled rating >= 60."""
     answers = list(answers)
-    nps = [a.value for a in answers if a.question_type == QuestionType.NPS and a.value is not None]
-    if nps:
-        return nps[0] >= POSITIVE_NPS
-    rated = [
-        a.scaled for a in answers if a.question_type == QuestionType.RATING and a.scaled is not None
-    ]
-    return bool(rated) and sum(rated) / len(rated) >= POSITIVE_MEAN_SCALED
+    nps = rules.nps_answer(answers)
+    if nps is not None:
+        return nps >= POSITIVE_NPS
+    mean = rules.mean_rating(answers)
+    return mean is not None and mean >= POSITIVE_MEAN_SCALED
 
 
 def _confidential(session: Session, wave_id: int | None) -> bool:
@@ -294,7 +293,7 @@ def route_praise(
     )
     if not named:
         return []
-    nps = next((a.value for a in response.answers if a.question_type == QuestionType.NPS), None)
+    nps = rules.nps_answer(response.answers)
     account = session.get(Account, response.account_id)
     rows = []
     for name in named:

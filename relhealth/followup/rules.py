@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from relhealth.followup.models import CaseReason
+from relhealth.surveys.models import QuestionType
 
 # An alert's severity weighs like this in its case's priority.
 SEVERITY_WEIGHT = {"low": 1.0, "medium": 1.5, "high": 2.0}
@@ -60,6 +61,25 @@ class ResponseSignal:
     nps: float | None  # the NPS answer, 0-10
     mean_scaled: float | None  # mean of its scaled (0-100) rated answers
     lowest_sentiment: float | None  # the most negative text answer's sentiment
+
+
+def nps_answer(answers: Sequence[Any]) -> float | None:
+    """A response's NPS answer (0-10), of its answers (rows with ``question_type`` and
+    ``value``); should a survey ask it twice, the lower counts."""
+    values = [
+        a.value for a in answers if a.question_type == QuestionType.NPS and a.value is not None
+    ]
+    return min(values) if values else None
+
+
+def mean_rating(answers: Sequence[Any]) -> float | None:
+    """The mean of a response's rating answers on the 0-100 scale (``scaled``), unrounded.
+
+    NPS is left out: it has its own rule (detractor), so it does not count twice."""
+    scaled = [
+        a.scaled for a in answers if a.question_type == QuestionType.RATING and a.scaled is not None
+    ]
+    return sum(scaled) / len(scaled) if scaled else None
 
 
 def case_reasons(signal: ResponseSignal, settings: FollowupSettings) -> list[CaseReason]:

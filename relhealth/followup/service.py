@@ -93,19 +93,12 @@ def open_key(
 
 def _signal(answers: Sequence[Any]) -> tuple[rules.ResponseSignal, str | None]:
     """The response's signal and the text of its most negative comment."""
-    nps_values = [
-        a.value for a in answers if a.question_type == QuestionType.NPS and a.value is not None
-    ]
-    nps = min(nps_values) if nps_values else None  # two NPS questions: the lower one counts
-    # The mean rating: NPS has its own rule (detractor), so it does not count twice here.
-    scaled = [
-        a.scaled for a in answers if a.question_type == QuestionType.RATING and a.scaled is not None
-    ]
+    mean = rules.mean_rating(answers)
     scored = [a for a in answers if a.sentiment is not None]
     worst = min(scored, key=lambda a: a.sentiment) if scored else None
     signal = rules.ResponseSignal(
-        nps=nps,
-        mean_scaled=round(sum(scaled) / len(scaled), 2) if scaled else None,
+        nps=rules.nps_answer(answers),
+        mean_scaled=round(mean, 2) if mean is not None else None,
         lowest_sentiment=worst.sentiment if worst is not None else None,
     )
     return signal, worst.text if worst is not None else None

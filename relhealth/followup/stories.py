@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from relhealth.accounts.models import Person
-from relhealth.followup import praise
+from relhealth.followup import praise, rules
 from relhealth.followup.models import ActivityKind, Case, CaseActivity, CaseReason, CaseStatus
-from relhealth.surveys.models import Answer, QuestionType, Response
+from relhealth.surveys.models import Answer, Response
 
 LOOKBACK = dt.timedelta(days=730)  # stories of the last two years
 CANDIDATES = 12  # the highest-priority resolved cases looked at for a story
@@ -66,12 +66,6 @@ def _standing(session: Session, response_id: int) -> tuple[Standing, str | None]
         .order_by(Answer.id)
     ).all()
     submitted = session.scalar(select(Response.submitted_at).where(Response.id == response_id))
-    nps = next((row.value for row in rows if row.question_type == QuestionType.NPS), None)
-    rated = [
-        row.scaled
-        for row in rows
-        if row.question_type == QuestionType.RATING and row.scaled is not None
-    ]
     comments = [
         row
         for row in rows
@@ -80,7 +74,10 @@ def _standing(session: Session, response_id: int) -> tuple[Standing, str | None]
         and row.question_key != praise.QUESTION_KEY  # a name, not what they said
     ]
     worst = min(comments, key=lambda row: row.sentiment) if comments else None
-    standing = Standing(submitted, nps, round(sum(rated) / len(rated), 1) if rated else None)
+    mean = rules.mean_rating(rows)
+    standing = Standing(
+        submitted, rules.nps_answer(rows), round(mean, 1) if mean is not None else None
+    )
     return standing, worst.text if worst is not None else None
 
 

@@ -3,12 +3,14 @@
 import datetime as dt
 import math
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 
 from relhealth.followup import rules
 from relhealth.followup.models import CaseReason
 from relhealth.followup.rules import FollowupSettings, ResponseSignal
+from relhealth.surveys.models import QuestionType
 
 SETTINGS = FollowupSettings(low_score=40.0, negative_sentiment=-0.5)
 
@@ -21,6 +23,34 @@ def test_an_nps_of_six_or_less_is_a_detractor(nps):
 @pytest.mark.parametrize("nps", [7, 8, 10])
 def test_passives_and_promoters_open_nothing(nps):
     assert rules.case_reasons(ResponseSignal(nps, 90.0, 0.4), SETTINGS) == []
+
+
+def _answer(kind: QuestionType, value=None, scaled=None):
+    return SimpleNamespace(question_type=kind, value=value, scaled=scaled)
+
+
+def test_a_response_s_nps_is_its_lower_nps_answer_and_ratings_leave_it_alone():
+    answers = [
+        _answer(QuestionType.RATING, 5, 100.0),
+        _answer(QuestionType.NPS, 9, 90.0),
+        _answer(QuestionType.NPS, None),  # skipped
+        _answer(QuestionType.NPS, 4, 40.0),
+    ]
+    assert rules.nps_answer(answers) == 4
+    assert rules.nps_answer(answers[:1]) is None
+
+
+def test_the_mean_rating_counts_rating_answers_only():
+    answers = [
+        _answer(QuestionType.NPS, 0, 0.0),  # NPS has its own rule: not in the mean
+        _answer(QuestionType.RATING, 2, 25.0),
+        _answer(QuestionType.RATING, 4, 75.0),
+        _answer(QuestionType.RATING, 3, 50.0),
+        _answer(QuestionType.RATING),  # skipped
+        _answer(QuestionType.TEXT),
+    ]
+    assert rules.mean_rating(answers) == pytest.approx(50.0)
+    assert rules.mean_rating(answers[:1]) is None
 
 
 def test_a_mean_score_below_the_threshold_opens_a_low_score_case():
