@@ -868,6 +868,8 @@ def heatmap_chart(
             notes[r, c] = (f"{record[value]:.0f}", f"n={n}" if n is not None else "")
         else:
             notes[r, c] = ("\u2013", gap_label(status, n))
+    for r, c in np.ndindex(grid.shape):
+        notes.setdefault((r, c), ("\u2013", "n=0"))  # nobody at that level answered that wave
     vmin, vmax = (-50, 70) if value == "nps" else (40, 90)
     row_names = [_plain(label_of(k, labels)) for k in rows]
     footnotes = ["Each cell: score and n (respondents)."]

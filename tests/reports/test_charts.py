@@ -185,6 +185,14 @@ def test_heatmap_cells_carry_score_and_n_and_grey_cells_say_why():
     assert "61" in texts
 
 
+def test_a_heatmap_cell_nobody_answered_says_n_0():
+    frame = _trend().rename(columns={"side": "seniority"})
+    frame = frame[~(frame["seniority"].eq("internal") & frame["wave_id"].eq(2))]
+    texts = _texts(charts.heatmap_chart(frame, row_order=["internal", "external"]))
+    assert texts.count("n=0") == 1
+    assert texts.count("\u2013") == 1
+
+
 def test_portfolio_ranks_worst_first_and_says_why_an_account_has_no_score():
     svg = charts.portfolio_chart(_portfolio())
     texts = _texts(svg)
