@@ -149,6 +149,14 @@ def widest_gaps(gaps: pd.DataFrame, limit: int = CHANGES) -> list[dict]:
     return [_gap_row(r) for r in rows[:limit]]
 
 
+def n_label(respondents: int | None, status: str | None) -> str:
+    """A group's n as printed beside its score: a group nobody in answered has n=0; only a
+    suppressed group (a confidential program, under k) hides it."""
+    if respondents is not None:
+        return f"n={respondents}"
+    return "n=\u2013" if status == "suppressed" else "n=0"
+
+
 def _gap_row(row: dict) -> dict:
     return {
         **row,
@@ -307,7 +315,12 @@ def account_content(
     content["widest_gaps"] = widest_gaps(gaps["gaps"])
     content["gap_rows"] = [_gap_row(r) for r in summaries.records(gaps["gaps"])]
     content["top_rows"] = [
-        {**r, "side_label": SIDES.get(r["side"], r["side"])}
+        {
+            **r,
+            "side_label": SIDES.get(r["side"], r["side"]),
+            "n_top": n_label(r["respondents_top"], r["status"]),
+            "n_line": n_label(r["respondents_line"], r["status"]),
+        }
         for r in summaries.records(gaps["top_vs_line"])
     ]
     content["trend_charts"] = dimension_trends(by_dimension, images)

@@ -156,3 +156,9 @@ def test_confidential_programs_name_nobody_in_verbatims_or_drop_outs(demo):
     assert "Quotes from confidential programs carry no name" in " ".join(quotes.split())
     assert not any(name in quotes or name in drop_outs for name in speakers)
     assert "confidential program (not named)" in " ".join(drop_outs.split())
+
+
+def test_a_group_nobody_in_answered_has_n_0_and_only_a_suppressed_one_hides_it():
+    assert content.n_label(4, "ok") == "n=4"
+    assert content.n_label(None, "insufficient") == "n=0"
+    assert content.n_label(None, "suppressed") == "n=\u2013"
