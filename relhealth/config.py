@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_SENIORITY_LADDER = ("executive", "senior", "manager", "staff")
+# The stakeholder roles that make someone a key person (alerts, case priority).
+DEFAULT_KEY_ROLES = ("decision_maker", "economic_buyer", "champion")
 
 # name -> (default, parser). Parsers turn the environment's strings into Python values.
 _BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False}
@@ -88,7 +90,7 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     # an internal-vs-external gap that grows by this many points since the last wave opens one;
     "ALERT_GAP_WIDENING_POINTS": (10.0, float),
     # their people with these roles (or at the top of the ladder) are key people;
-    "ALERT_KEY_ROLES": (("decision_maker", "economic_buyer", "champion"), _parse_list),
+    "ALERT_KEY_ROLES": (DEFAULT_KEY_ROLES, _parse_list),
     # waves closed (and graph snapshots taken) this many days back are evaluated.
     "ALERT_LOOKBACK_DAYS": (180, int),
     # Analytics (README: Analytics > Metrics). Fewer respondents: "insufficient signal".

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
+from relhealth.config import DEFAULT_SENIORITY_LADDER
+
 COVERAGE_KINDS = frozenset({"covers", "works_with", "sponsors"})
 DECISION_ROLES = frozenset({"decision_maker", "economic_buyer"})
 _US = ("us",)  # a node standing for the whole of our side in key-person analysis
@@ -56,7 +58,7 @@ class Edge:
 
 @dataclass(frozen=True)
 class Settings:
-    ladder: Sequence[str] = ("executive", "senior", "manager", "staff")
+    ladder: Sequence[str] = DEFAULT_SENIORITY_LADDER
     stale_days: int = 90
     today: dt.date = field(default_factory=dt.date.today)
 

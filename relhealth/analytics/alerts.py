@@ -33,6 +33,7 @@ import pandas as pd
 
 from relhealth.analytics.metrics import AnalyticsSettings, internal_external_gap, nps_category
 from relhealth.analytics.trends import trend
+from relhealth.config import DEFAULT_KEY_ROLES
 
 SIGNIFICANT_DECLINE = "significant_decline"
 EXECUTIVE_DETRACTOR = "executive_detractor"
@@ -41,7 +42,6 @@ KEY_PERSON_SILENT = "key_person_silent"
 COVERAGE_LOST = "coverage_lost"
 
 LOW, MEDIUM, HIGH = "low", "medium", "high"
-KEY_ROLES = ("decision_maker", "economic_buyer", "champion")
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class AlertSettings:
     decline_high_points: float = 15.0  # a fall this large is severity "high"
     decline_breakdowns: tuple[str | None, ...] = (None, "side", "dimension")
     gap_widening_points: float = 10.0  # growth of |gap| since the last wave that opens an alert
-    key_roles: tuple[str, ...] = KEY_ROLES
+    key_roles: tuple[str, ...] = DEFAULT_KEY_ROLES
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from relhealth.config import DEFAULT_KEY_ROLES, DEFAULT_SENIORITY_LADDER
 from relhealth.followup.models import CaseReason
 from relhealth.surveys.models import QuestionType
 
@@ -28,8 +29,8 @@ class FollowupSettings:
     low_score: float = 40.0
     negative_sentiment: float = -0.5
     root_causes: tuple[str, ...] = ()
-    key_roles: tuple[str, ...] = ("decision_maker", "economic_buyer", "champion")
-    ladder: tuple[str, ...] = ("executive", "senior", "manager", "staff")
+    key_roles: tuple[str, ...] = DEFAULT_KEY_ROLES
+    ladder: tuple[str, ...] = DEFAULT_SENIORITY_LADDER
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "FollowupSettings":
