@@ -62,6 +62,7 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "SENIORITY_LADDER": (DEFAULT_SENIORITY_LADDER, _parse_list),
     # A relationship with no contact for this many days is stale (stakeholder maps).
     "STALE_CONTACT_DAYS": (90, int),
+    "HEARD_FROM_DAYS": (365, int),
     # Mark session cookies Secure (behind HTTPS in production).
     "SECURE_COOKIES": (False, parse_bool),
     # Where `relhealth serve` binds.

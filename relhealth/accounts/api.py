@@ -9,7 +9,7 @@ from relhealth.accounts import graph, importer, schemas, service
 from relhealth.accounts.map import render_map
 from relhealth.accounts.seniority import ladder
 from relhealth.analytics import service as analytics_service
-from relhealth.analytics.people import map_scores
+from relhealth.analytics.people import map_scores, whom_we_hear_from
 from relhealth.auth.api import api_blueprint, api_user
 from relhealth.auth.permissions import account_access, may_import, require
 from relhealth.core.pagination import PAGING, paged
@@ -266,10 +266,17 @@ class StakeholderGraph(MethodView):
                     "Content-Disposition": f'attachment; filename="account-{account.id}.graphml"'
                 },
             )
+        settings = service.graph_settings()
+        answers = analytics_service.load_answers(
+            db.session, user=api_user(), account_ids=[account.id]
+        )
         return {
             "account_id": account.id,
             "graph": graph.node_link(stakeholders),
-            "metrics": metrics,
+            "metrics": {
+                **metrics,
+                "heard_from": whom_we_hear_from(stakeholders, answers, settings),
+            },
         }
 
 

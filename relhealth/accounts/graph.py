@@ -60,7 +60,13 @@ class Edge:
 class Settings:
     ladder: Sequence[str] = DEFAULT_SENIORITY_LADDER
     stale_days: int = 90
+    heard_days: int = 365
     today: dt.date = field(default_factory=dt.date.today)
+
+    @property
+    def heard_since(self) -> dt.date:
+        """The first day an answer counts towards "whom we hear from"."""
+        return self.today - dt.timedelta(days=self.heard_days)
 
 
 def build_graph(nodes: Iterable[Node], edges: Iterable[Edge]) -> nx.MultiDiGraph:
@@ -111,11 +117,11 @@ def _coverage_links(graph: nx.MultiDiGraph):
             yield target, source, data
 
 
-def _share(covered: int, total: int) -> dict:
+def _share(part: int, total: int, name: str = "covered") -> dict:
     return {
-        "covered": covered,
+        name: part,
         "total": total,
-        "share": round(covered / total, 4) if total else None,
+        "share": round(part / total, 4) if total else None,
     }
 
 
@@ -131,6 +137,34 @@ def coverage(graph: nx.MultiDiGraph, ladder: Sequence[str]) -> dict:
         for level in ladder
     }
     return {"overall": _share(len(covered), len(theirs)), "by_level": by_level}
+
+
+def heard_from(
+    graph: nx.MultiDiGraph,
+    last_answered: Mapping[int, dt.date],
+    ladder: Sequence[str],
+    since: dt.date,
+) -> dict:
+    """Whom we hear from: of each side's active people, those whose latest answer
+    (``last_answered``: person id -> its date) is on or after ``since``, overall and per
+    level (share None with nobody)."""
+    result: dict = {"since": since.isoformat()}
+    for side in ("external", "internal"):
+        people = _people(graph, side)
+        heard = {n for n in people if n in last_answered and last_answered[n] >= since}
+
+        def count(members, heard=heard):
+            members = list(members)
+            return _share(sum(1 for n in members if n in heard), len(members), "heard")
+
+        result[side] = {
+            "overall": count(people),
+            "by_level": {
+                level: count(n for n in people if graph.nodes[n]["seniority"] == level)
+                for level in ladder
+            },
+        }
+    return result
 
 
 def threading(graph: nx.MultiDiGraph) -> dict:

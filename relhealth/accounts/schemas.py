@@ -168,7 +168,12 @@ class GraphArgs(Schema):
 class StakeholderGraphSchema(Schema):
     account_id = fields.Integer()
     graph = fields.Dict(metadata={"description": "node-link JSON (networkx, Cytoscape, d3)"})
-    metrics = fields.Dict(metadata={"description": "coverage, threading, risks, influence"})
+    metrics = fields.Dict(
+        metadata={
+            "description": "coverage, threading, risks, influence, and heard_from: of each "
+            "side's people, those who answered a survey (identified programs) since a date"
+        }
+    )
 
 
 class SnapshotSchema(Schema):

@@ -532,6 +532,7 @@ def graph_settings(today: dt.date | None = None) -> graph.Settings:
     return graph.Settings(
         ladder=ladder(),
         stale_days=current_app.config["STALE_CONTACT_DAYS"],
+        heard_days=current_app.config["HEARD_FROM_DAYS"],
         today=today or today_utc(),
     )
 

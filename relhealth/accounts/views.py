@@ -21,7 +21,7 @@ from relhealth.accounts.models import (
 )
 from relhealth.accounts.seniority import ladder
 from relhealth.analytics import service as analytics_service
-from relhealth.analytics.people import map_scores
+from relhealth.analytics.people import map_scores, whom_we_hear_from
 from relhealth.auth.models import User
 from relhealth.auth.permissions import account_access, readable_accounts, writable_accounts
 from relhealth.core.errors import InvalidInput
@@ -133,9 +133,11 @@ def stakeholder_map(account_id: int):
     settings = service.graph_settings()
     stakeholders = service.account_graph(db.session, account, settings.today)
     metrics = graph.account_metrics(stakeholders, settings)
-    scores, sentiment = map_scores(
-        analytics_service.load_answers(db.session, user=current_user, account_ids=[account.id])
+    answers = analytics_service.load_answers(
+        db.session, user=current_user, account_ids=[account.id]
     )
+    scores, sentiment = map_scores(answers)
+    heard = whom_we_hear_from(stakeholders, answers, settings)
     svg = render_map(
         stakeholders,
         metrics,
@@ -167,6 +169,8 @@ def stakeholder_map(account_id: int):
         account=account,
         svg=Markup(svg),  # noqa: S704 -- render_map escapes every piece of user text itself
         metrics=metrics,
+        heard=heard,
+        heard_since=settings.heard_since,
         people=people,
         levels=map_levels(stakeholders, settings.ladder),
         counts=counts,

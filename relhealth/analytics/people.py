@@ -1,11 +1,33 @@
-"""Per-person figures for the stakeholder map: each person's latest score and its trend.
+"""Per-person figures for the stakeholder map: each person's latest score and its trend, and
+when we last heard from them.
 
 Pure, like the metric modules: an answers frame in, plain dicts out.
 """
 
+import datetime as dt
+
+import networkx as nx
 import pandas as pd
 
+from relhealth.accounts import graph
 from relhealth.analytics import metrics
+
+
+def last_answered(answers: pd.DataFrame) -> dict[int, dt.date]:
+    """Each person's latest answer (the date of its wave), for "whom we hear from". As on the
+    map, answers in confidential programs (k > 1) are not attributed to anyone."""
+    identified = answers[answers["k"].le(1).to_numpy(dtype=bool)]
+    latest = identified.groupby("person_id")["wave_at"].max()
+    return {int(person_id): at.date() for person_id, at in latest.items()}
+
+
+def whom_we_hear_from(
+    stakeholders: nx.MultiDiGraph, answers: pd.DataFrame, settings: graph.Settings
+) -> dict:
+    """``graph.heard_from`` of the account's map: who answered since ``settings.heard_since``."""
+    return graph.heard_from(
+        stakeholders, last_answered(answers), settings.ladder, settings.heard_since
+    )
 
 
 def map_scores(answers: pd.DataFrame) -> tuple[dict[int, dict], dict[int, float]]:

@@ -23,7 +23,7 @@ from relhealth.accounts.models import Account, AccountKind, Person
 from relhealth.accounts.seniority import ladder
 from relhealth.analytics import metrics, service, summaries, text, trends
 from relhealth.analytics.metrics import AnalyticsSettings
-from relhealth.analytics.people import map_scores
+from relhealth.analytics.people import map_scores, whom_we_hear_from
 from relhealth.auth.models import User
 from relhealth.followup import kpis, stories
 from relhealth.reports import charts
@@ -190,6 +190,7 @@ def _coverage(session: Session, account: Account, answers: pd.DataFrame, images:
                 max_width=MAP_WIDTH,
             ),
         ),
+        "heard": whom_we_hear_from(stakeholders, answers, settings),
         "uncovered_executives": [name(p) for p in figures["uncovered"]["executives"]],
         "uncovered_decision_makers": [name(p) for p in figures["uncovered"]["decision_makers"]],
         "stale_links": len(figures["stale_links"]),

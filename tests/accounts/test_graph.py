@@ -167,6 +167,35 @@ def test_degenerate_accounts_give_meaningful_figures_not_errors(nodes, status, e
         assert metrics["coverage"]["overall"]["share"] is None
 
 
+def test_whom_we_hear_from_counts_each_side_s_people_who_answered_since_the_cut_off(account):
+    since = days_ago(365)
+    answered = {
+        1: days_ago(30),  # E1: heard
+        2: days_ago(400),  # E2: not since the cut-off
+        3: since,  # S1: on the day counts
+        6: days_ago(2),  # T1
+        10: days_ago(5),  # ours: O
+        99: days_ago(1),  # someone not on this map
+    }
+    result = graph.heard_from(account, answered, LADDER, since)
+    assert result["since"] == "2025-11-26"
+    assert result["external"]["overall"] == {"heard": 3, "total": 6, "share": 0.5}
+    assert result["external"]["by_level"] == {
+        "executive": {"heard": 1, "total": 2, "share": 0.5},
+        "senior": {"heard": 1, "total": 1, "share": 1.0},
+        "manager": {"heard": 0, "total": 2, "share": 0.0},
+        "staff": {"heard": 1, "total": 1, "share": 1.0},
+    }
+    assert result["internal"]["overall"] == {"heard": 1, "total": 3, "share": 0.3333}
+    assert result["internal"]["by_level"]["senior"] == {"heard": 0, "total": 0, "share": None}
+    assert Settings(today=TODAY).heard_since == since
+
+
+def test_whom_we_hear_from_on_an_empty_map_is_nobody_of_nobody():
+    result = graph.heard_from(graph.build_graph([], []), {}, LADDER, TODAY)
+    assert result["external"]["overall"] == {"heard": 0, "total": 0, "share": None}
+
+
 def test_people_who_left_are_not_counted():
     left = Node(3, "Gone", "external", "staff", active=False)
     g = graph.build_graph([theirs(1, "staff"), left, ours(9, "manager")], [Edge(9, 3, "covers")])

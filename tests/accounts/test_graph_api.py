@@ -8,13 +8,17 @@ import networkx as nx
 
 from relhealth.accounts.models import RelationshipKind, TeamRole
 from relhealth.auth.models import Role
+from relhealth.cohorts.models import Confidentiality
+from tests.analytics.test_views import answer
 from tests.factories import (
     AccountFactory,
     PersonFactory,
+    ProgramFactory,
     RelationshipFactory,
     StaffFactory,
     TeamMemberFactory,
     UserFactory,
+    WaveFactory,
 )
 
 
@@ -45,6 +49,27 @@ def test_graph_endpoint_returns_node_link_json_with_metrics(api):
     assert body["metrics"]["key_person_risks"] == [
         {"person": ours.id, "orphaned": sorted([boss.id, report.id])}
     ]
+
+
+def test_the_graph_says_whom_we_hear_from_not_counting_confidential_answers(api):
+    account, boss, report, ours = _account_with_map()
+    now = dt.datetime.now(dt.UTC)
+    answer(boss, account, now - dt.timedelta(days=20), 80)  # heard
+    answer(ours, account, now - dt.timedelta(days=400), 60)  # too long ago
+    secret = WaveFactory(
+        program=ProgramFactory(confidentiality=Confidentiality.CONFIDENTIAL, min_group_size=3)
+    )
+    answer(report, account, now - dt.timedelta(days=10), 40, wave=secret)  # not attributed
+    heard = (
+        api.as_(UserFactory(role=Role.ADMIN))
+        .get(f"/api/v1/accounts/{account.id}/graph")
+        .get_json()["metrics"]["heard_from"]
+    )
+    assert heard["since"] == (dt.date.today() - dt.timedelta(days=365)).isoformat()
+    assert heard["external"]["overall"] == {"heard": 1, "total": 2, "share": 0.5}
+    assert heard["external"]["by_level"]["executive"] == {"heard": 1, "total": 1, "share": 1.0}
+    assert heard["external"]["by_level"]["staff"] == {"heard": 0, "total": 1, "share": 0.0}
+    assert heard["internal"]["overall"] == {"heard": 0, "total": 1, "share": 0.0}
 
 
 def test_graphml_export_opens_in_networkx(api):

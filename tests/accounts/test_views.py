@@ -103,6 +103,8 @@ def test_map_page_draws_both_sides_with_escaped_text_and_coverage_figures(signed
     assert f'href="/people/{exec_.id}"' in html
     assert "50%" in html  # one of their two people is covered
     assert "/static/map.js" in html
+    assert "Whom we hear from" in html
+    assert "0 of 2); of ours, 0 of 1" in html  # nobody has answered yet
 
 
 def test_map_of_an_account_without_people_says_so(signed_in):

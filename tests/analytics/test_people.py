@@ -1,9 +1,11 @@
 """Per-person figures of the stakeholder map, from a hand-made answers frame."""
 
+import datetime as dt
+
 import pandas as pd
 
 from relhealth.analytics.frames import answers_frame
-from relhealth.analytics.people import map_scores
+from relhealth.analytics.people import last_answered, map_scores
 
 
 def _row(response_id, person_id, when, scaled, *, k=1, text=None, sentiment=None):
@@ -52,3 +54,17 @@ def test_confidential_answers_give_nobody_a_score_or_a_sentiment():
         ]
     )
     assert map_scores(frame) == ({}, {})
+
+
+def test_we_last_heard_from_each_person_in_their_latest_identified_answer():
+    frame = answers_frame(
+        [
+            _row(1, 7, "2025-01-10", 50.0),
+            _row(2, 7, "2025-04-10", None, text="Fine", sentiment=0.1),
+            _row(3, 8, "2025-02-01", 40.0),
+            _row(4, 8, "2025-06-01", 40.0, k=3),  # confidential: not attributed
+            _row(5, 9, "2025-06-01", 40.0, k=3),
+        ]
+    )
+    assert last_answered(frame) == {7: dt.date(2025, 4, 10), 8: dt.date(2025, 2, 1)}
+    assert last_answered(answers_frame([])) == {}

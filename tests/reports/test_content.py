@@ -6,9 +6,11 @@ import subprocess
 import pytest
 from sqlalchemy import func, select
 
+from relhealth.accounts import service as accounts_service
 from relhealth.accounts.models import Account, AccountKind, Person
 from relhealth.analytics import metrics
 from relhealth.analytics import service as analytics
+from relhealth.analytics.people import whom_we_hear_from
 from relhealth.analytics.summaries import headline
 from relhealth.auth.models import Role, User
 from relhealth.cohorts.models import Confidentiality, Program
@@ -69,6 +71,15 @@ def test_the_account_report_carries_the_analytics_figures_every_chart_and_the_ma
 
     assert account.name in text
     assert "27 Nov 2026" in text
+    stakeholders, _ = accounts_service.account_map(demo, account)
+    heard = whom_we_hear_from(stakeholders, answers, accounts_service.graph_settings())
+    flat = " ".join(text.split())
+    heard_line = (
+        f"{heard['external']['overall']['heard']} of their "
+        f"{heard['external']['overall']['total']} people answered a survey since"
+    )
+    assert heard_line in flat
+    assert heard["external"]["overall"]["heard"] > 0
     for title in (
         "Executive summary",
         "Strategic alignment, Trust",
