@@ -41,8 +41,11 @@ RECENT = 20  # reports listed on the page
 
 
 class ReportForm(FlaskForm):
+    # The portfolio report by default: with no account picked yet, the one that needs none.
     kind = SelectField(
-        "Report", choices=[SelectChoice(kind.value, label) for kind, label in KIND_LABELS.items()]
+        "Report",
+        choices=[SelectChoice(kind.value, label) for kind, label in KIND_LABELS.items()],
+        default=ReportKind.PORTFOLIO.value,
     )
     account_id = SelectField("Account", coerce=int, default=0)
 

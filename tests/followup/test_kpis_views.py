@@ -63,6 +63,9 @@ def test_a_manager_sees_their_tiles_table_trend_and_root_causes(signed_in, cases
     assert "Pricing value" in html
     assert "Delivery" in html
     assert 'class="data kpi-trend"' in html
+    # Resolved by value is a share: the sums behind it count an account once per case, so
+    # they are not printed as if they were money at stake.
+    assert "each case weighted by its account's value" in html
     by_account = signed_in(cases["manager"]).get(PAGE + "?by=account&period=quarter").text
     assert "Mine &amp; &lt;Co&gt;" in by_account
     assert "<Co>" not in by_account

@@ -40,6 +40,8 @@ def test_the_page_offers_only_readable_accounts_and_says_when_there_is_nothing_y
     assert "Someone Else" not in html
     assert "No reports yet" in html
     assert "No scheduled reports" in html
+    # What the forms hold before anything is picked can be sent as it is: the portfolio report.
+    assert html.count('<option selected value="portfolio">') == 2
 
 
 def test_asking_for_a_report_renders_it_and_lists_it_for_download(signed_in, manager, account):
