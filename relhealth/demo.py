@@ -603,6 +603,14 @@ IMPROVEMENTS = (
     "Involve our engineers earlier in your roadmap.",
     "Keep the same account team for longer.",
 )
+# What the unhappiest write: VADER scores each of these below -0.4, most below -0.5 (a case).
+COMPLAINTS = (
+    "We feel ignored since the account team changed; this is disappointing.",
+    "The last renewal was a painful, aggressive hard sell.",
+    "Outages keep hurting our business and the answers are poor.",
+    "Frustrating year: problems escalate before anyone listens.",
+    "Support is slow and nobody owns our problems; it is frustrating.",
+)
 PRAISE = (
     "Keep doing the quarterly reviews, they are genuinely useful.",
     "Nothing major: the team is responsive and knows our business.",
@@ -715,7 +723,8 @@ def _simulated_answers(
         if value is not None:
             answers[question.key] = value
         elif question.key == "do_differently" and rng.random() < 0.4:
-            answers[question.key] = rng.choice(IMPROVEMENTS if score < 70 else PRAISE)
+            said = COMPLAINTS if score < 45 else IMPROVEMENTS if score < 70 else PRAISE
+            answers[question.key] = rng.choice(said)
         elif question.key == "made_a_difference" and external and team_names and rng.random() < 0.3:
             answers[question.key] = rng.choice(team_names)
     return answers

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from relhealth.accounts.models import Account, AccountTeamMember, Person
 from relhealth.cohorts.models import Invitation, InvitationStatus, Program, Wave, WaveStatus
-from relhealth.demo import generate_portfolio, seed_database
+from relhealth.demo import COMPLAINTS, PRAISE, generate_portfolio, seed_database
 from relhealth.demo_history import HISTORY_PROGRAM, bulk_survey_history
 from relhealth.surveys.builtin import DIMENSIONS
 from relhealth.surveys.models import Answer, QuestionType, Response, SurveyVersion
@@ -150,3 +150,29 @@ def test_answers_are_stored_as_the_survey_service_stores_them(session, history):
         )
         stored = [{c: getattr(a, c) for c in (*columns, "sentiment")} for a in response.answers]
         assert stored == [{c: row[c] for c in (*columns, "sentiment")} for row in expected]
+
+
+def test_the_unhappiest_complain_and_the_happiest_praise(session, history):
+    said = session.execute(
+        select(Answer.response_id, Answer.text, Answer.sentiment).where(
+            Answer.question_key == "do_differently", Answer.text.is_not(None)
+        )
+    ).all()
+    score = dict(
+        session.execute(
+            select(Answer.response_id, func.avg(Answer.scaled))
+            .where(Answer.scaled.is_not(None))
+            .group_by(Answer.response_id)
+        ).all()
+    )
+    complaints = [row for row in said if row.text in COMPLAINTS]
+    praise = [row for row in said if row.text in PRAISE]
+    assert complaints
+    assert praise
+    assert all(row.sentiment < -0.4 for row in complaints)
+    assert any(row.sentiment < -0.5 for row in complaints)  # such comments open cases
+
+    def mean(rows):
+        return sum(score[row.response_id] for row in rows) / len(rows)
+
+    assert mean(complaints) + 20 < mean(praise)
