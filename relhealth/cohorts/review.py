@@ -119,6 +119,11 @@ def _recommend(account, waves, levels, sides, result, ladder) -> list[str]:
             advice.append(f"{name} is a partner but our side is never asked: add our team.")
         if "external" not in sides:
             advice.append(f"{name} is a partner but their side is never heard.")
+    elif deep and levels and "internal" not in sides:
+        advice.append(
+            f"Nobody of ours on {name} answered the last {RECENT_WAVES} waves: without our "
+            "side the internal-vs-external gap cannot be measured; add our team or remind them."
+        )
     if account.relationship_type == "transactional" and not any(r.event_triggered for r in waves):
         advice.append(
             f"{name} is transactional: a survey triggered by its renewal or start fits "

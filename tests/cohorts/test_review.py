@@ -31,7 +31,14 @@ def test_an_account_nobody_asked_is_flagged_first():
         [facts("Heard", account_id=1), facts("Contoso", account_id=2)],
         [
             reach(1, {(1, "external", "executive"), (2, "external", "manager")}),
-            reach(2, {(1, "external", "executive"), (2, "external", "manager")}),
+            reach(
+                2,
+                {
+                    (1, "external", "executive"),
+                    (2, "external", "manager"),
+                    (3, "internal", "manager"),
+                },
+            ),
         ],
         LADDER,
     )
@@ -65,6 +72,15 @@ def test_a_partner_whose_side_of_ours_is_never_asked_is_told_so():
         result.recommendations
     )
     assert result.sides_heard == ["external"]
+
+
+def test_a_deep_customer_relationship_without_our_side_cannot_show_its_gap():
+    answered = {(1, "external", "manager"), (2, "external", "staff")}
+    [result] = review([facts("Contoso")], [reach(1, answered), reach(2, answered)], LADDER)
+    assert result.recommendations == [
+        "Nobody of ours on Contoso answered the last 2 waves: without our side the "
+        "internal-vs-external gap cannot be measured; add our team or remind them."
+    ]
 
 
 def test_deep_relationships_want_a_panel_and_transactional_ones_event_triggers():
