@@ -59,7 +59,7 @@ STATUSES = (  # (status, share): most cases of two years have ended
 def bulk_cases(session, count: int, now: dt.datetime, seed: int, root_causes) -> dict[str, int]:
     """Insert ``count`` cases (and their tags) on the database's responses of their people."""
     from relhealth.accounts.models import Account, Side
-    from relhealth.core import bulk
+    from relhealth.core import bulk, memory
     from relhealth.followup.models import Case, CaseTag
     from relhealth.surveys.models import Response
 
@@ -133,7 +133,7 @@ def bulk_cases(session, count: int, now: dt.datetime, seed: int, root_causes) ->
         )
         for tag in rng.sample(root_causes, k=rng.choice((0, 1, 1, 2))):
             tags.append({"case_id": case_id, "tag": tag})
-    with bulk.paused_gc():
+    with memory.paused_gc():
         written = bulk.insert_rows(session, Case.__table__, cases)
         tagged = bulk.insert_rows(session, CaseTag.__table__, tags)
     return {"cases": written, "tags": tagged, "responses used": min(count, len(responses))}

@@ -60,8 +60,8 @@ class Edge:
 class Settings:
     ladder: Sequence[str] = DEFAULT_SENIORITY_LADDER
     stale_days: int = 90
-    heard_days: int = 365
     today: dt.date = field(default_factory=dt.date.today)
+    heard_days: int = 365
 
     @property
     def heard_since(self) -> dt.date:

@@ -120,10 +120,10 @@ def _recommend(account, waves, levels, sides, result, ladder) -> list[str]:
             advice.append(f"{name} is a partner but our side is never asked: add our team.")
         if "external" not in sides:
             advice.append(f"{name} is a partner but their side is never heard.")
-    elif deep and levels and "internal" not in sides:
+    elif deep and levels and not _ours_heard(waves):
         advice.append(
-            f"Nobody of ours on {name} answered the last {RECENT_WAVES} waves: without our "
-            "side the internal-vs-external gap cannot be measured; add our team or remind them."
+            f"Nobody of ours on {name} answered its programs' recent waves: without our side "
+            "the internal-vs-external gap cannot be measured; add our team or remind them."
         )
     if account.relationship_type == "transactional" and not any(r.event_triggered for r in waves):
         advice.append(
@@ -136,6 +136,21 @@ def _recommend(account, waves, levels, sides, result, ladder) -> list[str]:
             "check the panel for people who left."
         )
     return advice
+
+
+def _ours_heard(waves: Sequence[Reach]) -> bool:
+    """Whether any of our people answered the last ``RECENT_WAVES`` waves of any program
+    (``waves`` in time order): our side is often asked in a program of its own, on its own
+    rhythm, so the account's last waves overall may all be theirs."""
+    by_program = defaultdict(list)
+    for reach in waves:
+        by_program[reach.program].append(reach)
+    return any(
+        side == "internal"
+        for reaches in by_program.values()
+        for reach in reaches[-RECENT_WAVES:]
+        for _person, side, _level in reach.answered
+    )
 
 
 def load_review(session: Session, account_ids, ladder: Sequence[str]) -> list[AccountReview]:

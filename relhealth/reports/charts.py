@@ -552,8 +552,9 @@ def trend_chart(
 
     Reads ``wave_at`` (and ``period`` when present), ``value`` (``mean`` 0-100 or ``nps``),
     ``ci_low``/``ci_high``, ``respondents`` (or ``n``), ``status`` and ``significant``. Under
-    every panel a table gives each point's n; points that are not ``ok`` are gaps in the line
-    marked with a cross and their n or "suppressed".
+    every panel a table gives each point's n; points that are not ``ok`` are gaps in the line,
+    marked with a cross on the panel (where the series has a score elsewhere) and in the table
+    by their n ("n=2") or "supp.".
     """
     if trend.empty:
         return empty_chart("No answers yet", title=title, dpi=dpi)
@@ -645,16 +646,29 @@ def _spread(
     """Label positions nudged apart so that neighbours are at least ``gap`` apart, within
     ``low``..``high``: climbing from the lowest in the positions' order, ``ties`` (ascending)
     from lower to upper among equal ones; where the climb runs out of room at ``high``, the
-    same downwards from the highest, ``ties`` from upper to lower."""
+    same downwards from the highest, ``ties`` from upper to lower; where neither fits, the
+    climb moved down until it does (or, with too many labels for the room, down to ``low``)."""
+    up = _climb(positions, gap, low, ties)
+    if max(up, default=low) <= high:
+        return up
+    down = [-p for p in _climb([-p for p in positions], gap, -high, ties)]
+    if min(down, default=high) >= low:
+        return down
+    overflow = max(up) - high
+    return [max(low, p - overflow) for p in up]
+
+
+def _climb(
+    positions: Sequence[float], gap: float, floor: float, ties: Sequence[float] | None
+) -> list[float]:
+    """Each position at least ``floor`` and ``gap`` above the one before it in order."""
     order = sorted(range(len(positions)), key=lambda i: (positions[i], ties[i] if ties else 0))
     placed = [0.0] * len(positions)
     last = -math.inf
     for i in order:
-        placed[i] = max(positions[i], low, last + gap)
+        placed[i] = max(positions[i], floor, last + gap)
         last = placed[i]
-    if last <= high:
-        return placed
-    return [-p for p in _spread([-p for p in positions], gap, -high, math.inf, ties)]
+    return placed
 
 
 def gap_chart(
@@ -868,12 +882,13 @@ def heatmap_chart(
             notes[r, c] = (f"{record[value]:.0f}", f"n={n}" if n is not None else "")
         else:
             notes[r, c] = ("\u2013", gap_label(status, n))
+    hidden = any(math.isnan(grid[key]) for key in notes)  # not ok: the key below explains
     for r, c in np.ndindex(grid.shape):
         notes.setdefault((r, c), ("\u2013", "n=0"))  # nobody at that level answered that wave
     vmin, vmax = (-50, 70) if value == "nps" else (40, 90)
     row_names = [_plain(label_of(k, labels)) for k in rows]
     footnotes = ["Each cell: score and n (respondents)."]
-    if any(math.isnan(grid[key]) for key in notes):
+    if hidden:
         footnotes.append(GAP_NOTE)
     # A fixed layout, in inches: row names, the grid, the colour bar with its ticks and label;
     # under the grid its wave labels, then the notes.

@@ -78,9 +78,15 @@ def test_a_deep_customer_relationship_without_our_side_cannot_show_its_gap():
     answered = {(1, "external", "manager"), (2, "external", "staff")}
     [result] = review([facts("Contoso")], [reach(1, answered), reach(2, answered)], LADDER)
     assert result.recommendations == [
-        "Nobody of ours on Contoso answered the last 2 waves: without our side the "
+        "Nobody of ours on Contoso answered its programs' recent waves: without our side the "
         "internal-vs-external gap cannot be measured; add our team or remind them."
     ]
+    # Ours asked quarterly in a program of their own, theirs monthly: the account's last two
+    # waves are both theirs, but our side was heard in its own program's latest wave.
+    ours = reach(3, {(9, "internal", "manager")}, program="Our side")
+    monthly = [reach(wave, answered, program="Pulse") for wave in (4, 5)]
+    [result] = review([facts("Contoso")], [ours, *monthly], LADDER)
+    assert not any("Nobody of ours" in text for text in result.recommendations)
 
 
 def test_deep_relationships_want_a_panel_and_transactional_ones_event_triggers():

@@ -1,4 +1,5 @@
 import gc
+import threading
 
 import pytest
 
@@ -40,3 +41,43 @@ def test_a_collector_already_off_stays_off():
     with paused_gc():
         pass
     assert not gc.isenabled()
+
+
+@pytest.mark.usefixtures("collector")
+def test_nested_pauses_resume_when_the_outer_one_ends():
+    gc.enable()
+    with paused_gc():
+        with paused_gc():
+            pass
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+@pytest.mark.usefixtures("collector")
+def test_overlapping_pauses_in_threads_leave_the_collector_running():
+    # Thread A pauses, B pauses, A ends, B ends: without counting, B would have seen the
+    # collector off when it began and left it off for good.
+    gc.enable()
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen = []
+
+    def first():
+        with paused_gc():
+            a_in.set()
+            b_in.wait(5)
+        a_out.set()
+
+    def second():
+        a_in.wait(5)
+        with paused_gc():
+            b_in.set()
+            a_out.wait(5)
+            seen.append(gc.isenabled())
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert seen == [False]  # still paused while the second pause lasts
+    assert gc.isenabled()

@@ -191,6 +191,7 @@ def test_a_heatmap_cell_nobody_answered_says_n_0():
     texts = _texts(charts.heatmap_chart(frame, row_order=["internal", "external"]))
     assert texts.count("n=0") == 1
     assert texts.count("\u2013") == 1
+    assert not any("insufficient signal" in text for text in texts)  # no such cell to explain
 
 
 def test_portfolio_ranks_worst_first_and_says_why_an_account_has_no_score():
@@ -262,3 +263,8 @@ def test_crowded_gap_labels_stand_apart_in_their_points_order():
     placed = charts._spread([98, 98, 98], gap=5, low=30, high=98, ties=[3, 1, 2])
     assert placed == [88, 98, 93]
     assert charts._spread([10], gap=5, low=30, high=98) == [30]  # kept inside the plot
+    # Room neither above nor below the points: the climbing stack moves down until it fits.
+    assert charts._spread([70] * 8, gap=5, low=42, high=98) == [63, 68, 73, 78, 83, 88, 93, 98]
+    placed = charts._spread([60, 62, 64, 66, 68, 70, 72, 74, 95], gap=5, low=42, high=98)
+    assert min(placed) >= 42
+    assert max(placed) <= 98
