@@ -68,10 +68,13 @@ def top_level() -> str:
 
 
 def _k() -> ColumnElement[int]:
-    # A confidential program's minimum group size; identified programs and history: 1.
+    # A confidential program's minimum group size, at least 2: k > 1 is what marks answers
+    # confidential everywhere downstream (no names, no per-person scores), so a confidential
+    # program set to k = 1 must not read as identified. Identified programs and history: 1.
+    confidential_k = case((Program.min_group_size < 2, 2), else_=Program.min_group_size)
     return func.coalesce(
         case(
-            (Program.confidentiality == Confidentiality.CONFIDENTIAL, Program.min_group_size),
+            (Program.confidentiality == Confidentiality.CONFIDENTIAL, confidential_k),
             else_=1,
         ),
         1,

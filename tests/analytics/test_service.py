@@ -14,6 +14,7 @@ import pytest
 
 from relhealth.analytics import frames, metrics, service, trends
 from relhealth.analytics.metrics import AnalyticsSettings
+from relhealth.analytics.people import last_answered, map_scores
 from relhealth.auth.models import Role
 from relhealth.cohorts.models import Confidentiality, InvitationStatus, WaveStatus
 from relhealth.core.errors import InvalidInput
@@ -245,6 +246,19 @@ def test_load_answers_of_a_confidential_program_carry_its_k(session):
     answers = service.load_answers(db.session, account_ids=[person.account_id])
 
     assert (answers["k"] == 4).all()
+
+
+def test_a_confidential_program_of_k_1_still_reads_as_confidential(session):
+    program = f.ProgramFactory(confidentiality=Confidentiality.CONFIDENTIAL, min_group_size=1)
+    wave = closed_wave(program, Q1, "c1")
+    person = f.PersonFactory()
+    answered(person, wave, 8, 3, text="Named nowhere")
+
+    answers = service.load_answers(db.session, account_ids=[person.account_id])
+
+    assert (answers["k"] == 2).all()  # k > 1: no names, no per-person score, not "heard"
+    assert last_answered(answers) == {}
+    assert map_scores(answers) == ({}, {})
 
 
 def test_load_answers_of_an_empty_scope_is_an_empty_typed_frame(session):
