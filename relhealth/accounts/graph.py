@@ -152,16 +152,14 @@ def heard_from(
     for side in ("external", "internal"):
         people = _people(graph, side)
         heard = {n for n in people if n in last_answered and last_answered[n] >= since}
-
-        def count(members, heard=heard):
-            members = list(members)
-            return _share(sum(1 for n in members if n in heard), len(members), "heard")
-
+        levels = {
+            level: [n for n in people if graph.nodes[n]["seniority"] == level] for level in ladder
+        }
         result[side] = {
-            "overall": count(people),
+            "overall": _share(len(heard), len(people), "heard"),
             "by_level": {
-                level: count(n for n in people if graph.nodes[n]["seniority"] == level)
-                for level in ladder
+                level: _share(len(heard.intersection(members)), len(members), "heard")
+                for level, members in levels.items()
             },
         }
     return result

@@ -3,9 +3,9 @@
 A relationship-based or strategic account should be heard over time (a fixed panel), below
 the top (more than one seniority level answering in recent waves) and from both sides (a
 partner's people and ours; for a customer at least ours, or its internal-vs-external gap
-cannot be measured); a transactional account is better served by event-triggered surveys. The review
-lists, per account, the programs that reached it, the levels and sides actually heard in its
-last two waves, panel continuity, and plain recommendations.
+cannot be measured); a transactional account is better served by event-triggered surveys.
+The review lists, per account, the programs that reached it, the levels and sides actually
+heard in its last two waves, panel continuity, and plain recommendations.
 
 ``review`` is pure (rows in, findings out); ``load_review`` reads the rows.
 """
